@@ -1,0 +1,51 @@
+/**
+ * Interfaces between the backends that execute code in-process (the jailed workers of the `wasm` backend, the
+ * host side of the `hyperlight` micro-VM) and the runtimes they share: WASI preview1, the JavaScript, Python and
+ * shell interpreters. A runtime never knows which backend hosts it.
+ */
+import type { GuestError, Language, Mount, TrapKind } from '../core/types.js';
+
+/** Where a runtime writes guest output. The sink enforces the output cap; writes past it are dropped cheaply. */
+export interface OutputSink {
+  stdout(data: Uint8Array | string): void;
+  stderr(data: Uint8Array | string): void;
+}
+
+/** Everything a runtime needs to run one piece of guest code. */
+export interface RuntimeRequest {
+  /** Environment visible to the guest: exactly this, nothing from the host. */
+  env: Record<string, string>;
+  /** Whole stdin, given up front. */
+  stdin: Uint8Array;
+  /** Host directories visible to the guest (already validated, absolute hostPath). */
+  mounts: Mount[];
+  /** Guest working directory (a guest path); defaults to the first mount's guestPath or '/'. */
+  cwd?: string;
+  /** Memory cap in MiB for the guest's own heap / linear memory. */
+  memoryMb: number;
+}
+
+export interface CodeRequest extends RuntimeRequest {
+  code: string;
+  /** sys.argv[1:] / process.argv.slice(2) for the snippet (script files run with arguments). */
+  args?: string[];
+}
+
+/** How a run ended, from the runtime's point of view (stdout/stderr already went to the sink). */
+export interface RuntimeOutcome {
+  exitCode: number;
+  /** Uncaught exception in the guest language, with its traceback. */
+  error?: GuestError;
+  /** Wasm trap (exit code 134, or 137 for memory_limit). */
+  trap?: { kind: TrapKind; message: string };
+  /** invoke(): results of the export. i64 values as decimal strings. */
+  results?: (number | string)[];
+}
+
+export interface CodeRuntime {
+  readonly language: Language;
+  /** Load the interpreter once (and take its clean-state snapshot). Idempotent. */
+  prepare(): Promise<void>;
+  /** Run code from clean interpreter state; state is reset afterwards. */
+  run(req: CodeRequest, out: OutputSink): Promise<RuntimeOutcome>;
+}
