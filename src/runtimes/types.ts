@@ -23,6 +23,11 @@ export interface RuntimeRequest {
   cwd?: string;
   /** Memory cap in MiB for the guest's own heap / linear memory. */
   memoryMb: number;
+  /**
+   * Wall-clock deadline (Date.now() based). Runtimes that can stop themselves cheaply (QuickJS's interrupt
+   * handler) do so and report exit code 124; the host enforces it regardless by stopping the worker or VM.
+   */
+  deadline?: number;
 }
 
 export interface CodeRequest extends RuntimeRequest {
