@@ -1,0 +1,89 @@
+/*
+ * The contract between the host (native/vmm, src/backends/hyperlight) and the guest (guest/) of the micro-VM.
+ * Both sides include this one file; the TypeScript mirror is src/backends/hyperlight/abi.ts (keep them in step,
+ * AK_ABI_VERSION guards against a stale guest in the cache).
+ *
+ * Guest memory map (guest-physical == guest-virtual, identity-mapped with 2 MiB pages, all at CPL3):
+ *
+ *   0x0000_0000  host-owned structures: GDT, page tables, TSS (written by the host before the first run)
+ *   0x0001_0000  struct ak_msg: the shared message area (AK_MSG_SIZE), the only channel between the two sides
+ *   0x0020_0000  the guest image (ELF, linked at AK_IMAGE_BASE): code, data, bss
+ *   ...          guest heap, Wasm linear memory (placed by the guest, reported in every message)
+ *   top - 1 MiB  guest stack (grows down from the top of guest memory)
+ *
+ * Protocol (all exits are `out` on a port; the host never trusts anything in the message):
+ *   1. host loads the image, enters at the ELF entry (RSP = top of memory, RDI = guest memory size);
+ *      the guest initialises its runtime (wasm2c instance, data segments) and reports AK_PORT_READY with
+ *      msg->args[0] = address of its dispatch entry. The host snapshots memory here.
+ *   2. for each call the host resets memory to the snapshot, fills msg (op = AK_OP_START or AK_OP_INVOKE),
+ *      and enters at the dispatch entry with a fresh stack.
+ *   3. the guest makes host calls with AK_PORT_HOSTCALL (msg->func = AK_HC_*, args in msg->args, guest output in
+ *      msg->data); the host writes msg->status / msg->results and resumes after the `out`.
+ *   4. the guest ends with AK_PORT_DONE (status = exit code, results for invoke) or AK_PORT_TRAP
+ *      (status = AK_TRAP_*). Any CPU exception arrives at the host as a shutdown exit (no IDT): a trap too.
+ */
+#ifndef AGENTKERNEL_ABI_H
+#define AGENTKERNEL_ABI_H
+
+#include <stdint.h>
+
+#define AK_ABI_VERSION 1u
+
+#define AK_MSG_ADDR   0x10000ull
+#define AK_MSG_SIZE   0x10000ull          /* 64 KiB: header + data buffer */
+#define AK_IMAGE_BASE 0x200000ull
+#define AK_STACK_SIZE 0x100000ull
+
+/* I/O ports (guest -> host) */
+#define AK_PORT_READY    0xA0
+#define AK_PORT_HOSTCALL 0xA1
+#define AK_PORT_DONE     0xA2
+#define AK_PORT_TRAP     0xA3
+#define AK_PORT_ABORT    0xA4   /* guest runtime bug: msg->data holds a message */
+
+/* Requests (host -> guest, msg->op at dispatch entry) */
+#define AK_OP_START  1u         /* run the WASI command's _start */
+#define AK_OP_INVOKE 2u         /* call export msg->func with msg->args */
+
+/* Host calls (msg->func with AK_PORT_HOSTCALL). WASI preview1 functions are numbered by AK_WASI_FUNCS. */
+#define AK_HC_WASI_BASE 0x100u
+#define AK_HC_FLUSH     0x1u    /* msg->data: buffered output records (see struct ak_out_record) */
+
+/* Traps (msg->status with AK_PORT_TRAP) — mirrors wasm2c's wasm_rt_trap_t where it has one */
+#define AK_TRAP_UNKNOWN          0
+#define AK_TRAP_OOB              1
+#define AK_TRAP_INT_OVERFLOW     2
+#define AK_TRAP_DIV_BY_ZERO      3
+#define AK_TRAP_INVALID_CONVERSION 4
+#define AK_TRAP_UNREACHABLE      5
+#define AK_TRAP_CALL_INDIRECT    6
+#define AK_TRAP_STACK_EXHAUSTED  7
+#define AK_TRAP_NULL_REF         8
+#define AK_TRAP_OUT_OF_MEMORY    9
+
+#define AK_MAX_ARGS 16
+#define AK_MAX_RESULTS 8
+
+struct ak_msg {
+  uint32_t abi;            /* AK_ABI_VERSION, written by both sides */
+  uint32_t op;             /* AK_OP_* (host -> guest) */
+  uint32_t func;           /* AK_HC_* (guest -> host) or export index (AK_OP_INVOKE) */
+  uint32_t nargs;
+  uint64_t args[AK_MAX_ARGS];       /* i32 zero-extended, i64, f32/f64 as raw bits */
+  uint64_t results[AK_MAX_RESULTS];
+  uint32_t nresults;
+  int32_t  status;         /* errno of a host call, exit code (DONE), trap code (TRAP) */
+  uint64_t mem_base;       /* guest-physical address of Wasm linear memory, in every guest -> host message */
+  uint64_t mem_size;       /* its current size in bytes */
+  uint32_t data_len;       /* bytes used in data[] */
+  uint32_t reserved;
+  uint8_t  data[];         /* up to AK_MSG_SIZE - sizeof(struct ak_msg) */
+};
+
+/* Buffered guest output, packed in msg->data for AK_HC_FLUSH: repeated { u32 fd; u32 len; u8 bytes[len] } */
+struct ak_out_record {
+  uint32_t fd;
+  uint32_t len;
+};
+
+#endif
