@@ -128,6 +128,8 @@ export interface Mount {
 }
 
 export interface ExecOptions extends RunHooks {
+  /** Security profile name for ephemeral runs (persistent sandboxes keep the one they were created with). */
+  profile?: string;
   env?: Record<string, string>;
   cwd?: string;
   stdin?: string | Uint8Array;
