@@ -218,6 +218,12 @@ export interface Backend {
   invoke(opts: InvokeOptions): Promise<ExecResult>;
   runCode(language: Language, code: string, opts?: RunCodeOptions): Promise<ExecResult>;
 
+  /**
+   * Interactive TTY session in a sandbox with the caller's stdio (the CLI's `attach`). Optional: only backends
+   * with real shells have it; resolves with the session's exit code.
+   */
+  attach?(name: string, opts?: { command?: string[] }): Promise<number>;
+
   /** Release pooled workers/VMs/containers. The backend may be used again afterwards (pools refill lazily). */
   close(): Promise<void>;
 }

@@ -1,0 +1,28 @@
+/**
+ * The frame every command runs in: build the kernel from flags, wire Ctrl-C to an AbortSignal, map errors to exit
+ * codes, release pools, and exit with the right code.
+ */
+import type { AgentKernel } from '../service/kernel.js';
+import { kernelFrom, type RunFlags } from './options.js';
+import { reportError } from './output.js';
+
+export async function runAction(flags: RunFlags, fn: (k: AgentKernel, signal: AbortSignal) => Promise<number>): Promise<never> {
+  const ac = new AbortController();
+  const onSigint = () => ac.abort(new Error('interrupted'));
+  process.once('SIGINT', onSigint);
+  let code: number;
+  let kernel: AgentKernel | undefined;
+  try {
+    kernel = kernelFrom(flags);
+    code = await fn(kernel, ac.signal);
+  } catch (e) {
+    code = reportError(e, flags.json);
+  }
+  process.off('SIGINT', onSigint);
+  try {
+    await kernel?.close();
+  } catch {
+    // closing pools must not change the result the user already saw
+  }
+  process.exit(code);
+}
