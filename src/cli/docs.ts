@@ -1,0 +1,21 @@
+/** Renders docs/cli.md from the commands' own help, so docs and `--help` always agree. */
+import { buildProgram } from './main.js';
+
+export function renderCliDocs(): string {
+  const program = buildProgram();
+  program.configureOutput({ getOutHelpWidth: () => 110, getErrHelpWidth: () => 110 });
+  const parts = [
+    '# agentkernel command line',
+    '',
+    'Generated from the CLI\'s own `--help` by `npm run docs`; `test/cli/docs.test.ts` fails when it is stale.',
+    '',
+    '```text',
+    program.helpInformation().trimEnd(),
+    '```',
+  ];
+  for (const cmd of program.commands) {
+    cmd.configureOutput({ getOutHelpWidth: () => 110, getErrHelpWidth: () => 110 });
+    parts.push('', `## agentkernel ${cmd.name()}`, '', '```text', cmd.helpInformation().trimEnd(), '```');
+  }
+  return `${parts.join('\n')}\n`;
+}
