@@ -14,7 +14,9 @@
  * Protocol (all exits are `out` on a port; the host never trusts anything in the message):
  *   1. host loads the image, enters at the ELF entry (RSP = top of memory, RDI = guest memory size);
  *      the guest initialises its runtime (wasm2c instance, data segments) and reports AK_PORT_READY with
- *      msg->args[0] = address of its dispatch entry. The host snapshots memory here.
+ *      msg->args[0] = address of its dispatch entry, msg->args[1] = the most bytes its linear memory may grow to
+ *      (nargs = 2; a trap here, e.g. AK_TRAP_OUT_OF_MEMORY, means the module cannot start in this much memory).
+ *      The host snapshots memory here.
  *   2. for each call the host resets memory to the snapshot, fills msg (op = AK_OP_START or AK_OP_INVOKE),
  *      and enters at the dispatch entry with a fresh stack.
  *   3. the guest makes host calls with AK_PORT_HOSTCALL (msg->func = AK_HC_*, args in msg->args, guest output in
@@ -61,6 +63,26 @@
 #define AK_TRAP_NULL_REF         8
 #define AK_TRAP_OUT_OF_MEMORY    9
 
+/*
+ * WASI preview1 functions, numbered for host calls: msg->func = AK_HC_WASI_BASE + index. Arguments go in msg->args
+ * in the order of the WASI signature (i32 zero-extended, i64 as is; pointers are offsets into Wasm linear memory,
+ * which the host reads and writes through mem_base/mem_size); the host returns the WASI errno in msg->status.
+ * The guest serves fd_write to fds 1 and 2 itself (buffered output, see AK_HC_FLUSH) until the program closes or
+ * renumbers those fds, and ends proc_exit itself with AK_PORT_DONE (status = exit code): neither normally reaches
+ * the host. The TypeScript mirror (abi.ts) must list the same names at the same indices.
+ */
+#define AK_WASI_FUNCS(X) \
+  X(0, args_get) X(1, args_sizes_get) X(2, environ_get) X(3, environ_sizes_get) X(4, clock_res_get) \
+  X(5, clock_time_get) X(6, fd_advise) X(7, fd_allocate) X(8, fd_close) X(9, fd_datasync) X(10, fd_fdstat_get) \
+  X(11, fd_fdstat_set_flags) X(12, fd_fdstat_set_rights) X(13, fd_filestat_get) X(14, fd_filestat_set_size) \
+  X(15, fd_filestat_set_times) X(16, fd_pread) X(17, fd_prestat_get) X(18, fd_prestat_dir_name) X(19, fd_pwrite) \
+  X(20, fd_read) X(21, fd_readdir) X(22, fd_renumber) X(23, fd_seek) X(24, fd_sync) X(25, fd_tell) \
+  X(26, fd_write) X(27, path_create_directory) X(28, path_filestat_get) X(29, path_filestat_set_times) \
+  X(30, path_link) X(31, path_open) X(32, path_readlink) X(33, path_remove_directory) X(34, path_rename) \
+  X(35, path_symlink) X(36, path_unlink_file) X(37, poll_oneoff) X(38, proc_exit) X(39, proc_raise) \
+  X(40, sched_yield) X(41, random_get) X(42, sock_accept) X(43, sock_recv) X(44, sock_send) X(45, sock_shutdown)
+#define AK_WASI_COUNT 46u
+
 #define AK_MAX_ARGS 16
 #define AK_MAX_RESULTS 8
 
@@ -80,7 +102,8 @@ struct ak_msg {
   uint8_t  data[];         /* up to AK_MSG_SIZE - sizeof(struct ak_msg) */
 };
 
-/* Buffered guest output, packed in msg->data for AK_HC_FLUSH: repeated { u32 fd; u32 len; u8 bytes[len] } */
+/* Buffered guest output, packed in msg->data for AK_HC_FLUSH: repeated { u32 fd; u32 len; u8 bytes[len] }, no
+ * padding between records (headers may be unaligned). */
 struct ak_out_record {
   uint32_t fd;
   uint32_t len;

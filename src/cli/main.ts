@@ -13,6 +13,10 @@ import { register as attach } from './commands/attach.js';
 import { register as list } from './commands/list.js';
 import { register as cp } from './commands/cp.js';
 import { register as status } from './commands/status.js';
+import { register as serve } from './commands/serve.js';
+import { register as mcpServer } from './commands/mcp-server.js';
+import { register as daemon } from './commands/daemon.js';
+import { register as bench } from './commands/bench.js';
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
@@ -23,7 +27,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .enablePositionalOptions()
     .passThroughOptions();
-  for (const r of [run, runCode, create, lifecycle, exec, attach, list, cp, status]) r(program);
+  for (const r of [run, runCode, create, lifecycle, exec, attach, list, cp, status, bench, serve, mcpServer, daemon]) r(program);
   program.addHelpText(
     'after',
     '\nExit codes: the guest\'s own exit code; 124 timeout; 134 Wasm trap; 137 memory limit;\n' +

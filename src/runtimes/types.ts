@@ -34,6 +34,12 @@ export interface CodeRequest extends RuntimeRequest {
   code: string;
   /** sys.argv[1:] / process.argv.slice(2) for the snippet (script files run with arguments). */
   args?: string[];
+  /**
+   * Where the code came from, as the guest names it: a script's guest path, '-' for a program read from stdin,
+   * or the `$0` given to `sh -c SCRIPT NAME`. Becomes sys.argv[0] / process.argv[1] / $0 and the file name in
+   * tracebacks. Absent for `-c` / `-e` snippets.
+   */
+  scriptPath?: string;
 }
 
 /** How a run ended, from the runtime's point of view (stdout/stderr already went to the sink). */

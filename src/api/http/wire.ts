@@ -1,0 +1,45 @@
+/**
+ * Conversions between the in-process types (camelCase, core/types.ts) and the wire format (snake_case,
+ * schemas.ts). Only top-level keys are renamed: nested objects (env, trap, isolation, applied) keep their keys.
+ * The server converts results on the way out, the SDK converts them back, so both sides agree by construction.
+ */
+import type { ExecResult, SandboxInfo } from '../../core/types.js';
+import { errorFromJSON, isAgentKernelError, type AgentKernelError } from '../../core/errors.js';
+import type { WireError, WireResult, WireSandboxInfo } from './schemas.js';
+
+const snake = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const camel = (k: string): string => k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+
+function renameKeys(o: object, f: (k: string) => string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[f(k)] = v;
+  return out;
+}
+
+export function toWireResult(r: ExecResult): WireResult {
+  return renameKeys(r, snake) as WireResult;
+}
+
+export function fromWireResult(w: WireResult): ExecResult {
+  return renameKeys(w, camel) as unknown as ExecResult;
+}
+
+export function toWireSandbox(i: SandboxInfo): WireSandboxInfo {
+  return renameKeys(i, snake) as WireSandboxInfo;
+}
+
+export function fromWireSandbox(w: WireSandboxInfo): SandboxInfo {
+  return renameKeys(w, camel) as unknown as SandboxInfo;
+}
+
+/** The error body of every failed response and of the SSE `error` event. */
+export function toWireError(e: unknown): WireError {
+  if (isAgentKernelError(e)) return e.toJSON();
+  const err = e instanceof Error ? e : new Error(String(e));
+  return { name: err.name || 'Error', code: 'INTERNAL', message: err.message };
+}
+
+/** Rebuild a typed error from a wire error (the SDK throws these). */
+export function fromWireError(w: Partial<WireError> | undefined): AgentKernelError {
+  return errorFromJSON(w ?? { code: 'INTERNAL', message: 'the server answered without an error body' });
+}

@@ -1,0 +1,347 @@
+/**
+ * JavaScript: QuickJS compiled to WebAssembly (quickjs-emscripten, release-sync build). The Wasm module is
+ * loaded once per process; every run gets a fresh QuickJS runtime and context (~0.2 ms), so nothing a run
+ * defines survives it. Limits are QuickJS's own: a heap cap (an out-of-memory ends the run with exit 137), a
+ * stack cap below Node's own stack, and an interrupt handler that stops the run at its deadline (exit 124).
+ *
+ * The guest sees the prelude (console, a minimal process, timers) and nothing of the host. The host drives a
+ * small event loop: microtasks (promise jobs) after the script and after each timer, timers in due order.
+ */
+import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from 'quickjs-emscripten';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EXIT, type GuestError } from '../../core/types.js';
+import { guestCwd } from '../command.js';
+import type { CodeRequest, CodeRuntime, OutputSink, RuntimeOutcome } from '../types.js';
+import { QuickJsEngine } from './engine.js';
+import { PRELUDE_SOURCE } from './prelude.js';
+
+const MiB = 1024 * 1024;
+/** QuickJS's stack limit: well below what Node's own stack allows for Wasm frames, so deep recursion becomes a
+ * catchable JS "stack overflow" inside the guest instead of a RangeError in the host. */
+const MAX_STACK_BYTES = 256 * 1024;
+
+/** Why a run stopped early, decided by the host callbacks. */
+interface StopState {
+  exitRequested: boolean;
+  exitCode: number;
+  timedOut: boolean;
+}
+
+/**
+ * A runtime and context with the prelude parsed but not yet run: parsing it is most of the cost of a fresh
+ * context (~1.5 ms), so the next one is built between runs and a run only starts it.
+ */
+interface WarmContext {
+  engine: QuickJsEngine;
+  rt: QuickJSRuntime;
+  ctx: QuickJSContext;
+  prelude: QuickJSHandle;
+}
+
+class GuestExit extends Error {}
+
+export class QuickJsRuntime implements CodeRuntime {
+  readonly language = 'javascript' as const;
+  private engine?: Promise<QuickJsEngine>;
+  /** the loaded engine, for work that must not wait (warming between runs) */
+  private loaded?: QuickJsEngine;
+  private warm?: WarmContext;
+  /** work done between runs (freeing the last run, warming the next context); flushed before any run */
+  private chores: (() => void)[] = [];
+  private choresScheduled = false;
+
+  async prepare(): Promise<void> {
+    await this.getEngine();
+    this.later(() => this.fillWarm());
+  }
+
+  private async getEngine(): Promise<QuickJsEngine> {
+    let e = this.engine ? await this.engine : undefined;
+    if (!e || e.isRetired) {
+      this.engine = QuickJsEngine.load();
+      try {
+        e = await this.engine;
+      } catch (err) {
+        this.engine = undefined;
+        throw err;
+      }
+    }
+    this.loaded = e;
+    return e;
+  }
+
+  async run(req: CodeRequest, out: OutputSink): Promise<RuntimeOutcome> {
+    this.runChores();
+    const engine = await this.getEngine();
+    const stop: StopState = { exitRequested: false, exitCode: 0, timedOut: false };
+    const release = engine.admit(req.memoryMb);
+    // an Emscripten exit inside the module would set the host's process.exitCode: keep the host's own
+    const hostExitCode = process.exitCode;
+    let warm: WarmContext | undefined;
+    try {
+      warm = this.takeWarm(engine);
+      const { rt, ctx } = warm;
+      rt.setMemoryLimit(Math.max(1, Math.floor(req.memoryMb * MiB)));
+      rt.setInterruptHandler(() => {
+        if (stop.exitRequested) return true;
+        if (req.deadline !== undefined && Date.now() > req.deadline) {
+          stop.timedOut = true;
+          return true;
+        }
+        return false;
+      });
+      return await new GuestRun(ctx, rt, warm.prelude, req, out, stop).execute();
+    } catch (e) {
+      // the host's own stack or the Wasm module gave out mid-call: its state cannot be trusted any more
+      engine.retire();
+      warm = undefined;
+      const message = e instanceof Error ? e.message : String(e);
+      const stackExhausted = e instanceof RangeError;
+      out.stderr(`${stackExhausted ? 'RangeError: Maximum call stack size exceeded' : `InternalError: ${message}`}\n`);
+      return { exitCode: EXIT.TRAP, trap: { kind: stackExhausted ? 'stack_exhausted' : 'unknown', message } };
+    } finally {
+      process.exitCode = hostExitCode;
+      release();
+      const done = warm;
+      this.later(() => {
+        if (done) this.free(done);
+        this.fillWarm();
+      });
+    }
+  }
+
+  private takeWarm(engine: QuickJsEngine): WarmContext {
+    const w = this.warm;
+    this.warm = undefined;
+    if (w && w.engine === engine) return w;
+    if (w) this.free(w);
+    return this.makeWarm(engine);
+  }
+
+  private makeWarm(engine: QuickJsEngine): WarmContext {
+    const rt = engine.module.newRuntime();
+    rt.setMaxStackSize(MAX_STACK_BYTES);
+    const ctx = rt.newContext();
+    const prelude = ctx.unwrapResult(ctx.evalCode(PRELUDE_SOURCE, 'prelude.js', { type: 'global', strict: true }));
+    return { engine, rt, ctx, prelude };
+  }
+
+  private fillWarm(): void {
+    const engine = this.loaded;
+    if (this.warm || !engine || engine.isRetired) return;
+    try {
+      this.warm = this.makeWarm(engine);
+    } catch {
+      engine.retire();
+    }
+  }
+
+  private free(w: WarmContext): void {
+    try {
+      if (w.prelude.alive) w.prelude.dispose();
+      w.ctx.dispose();
+      w.rt.dispose();
+    } catch {
+      // QuickJS aborts when it finds leaked objects at teardown: never reuse that module
+      w.engine.retire();
+    }
+  }
+
+  private later(chore: () => void): void {
+    this.chores.push(chore);
+    if (this.choresScheduled) return;
+    this.choresScheduled = true;
+    setImmediate(() => this.runChores());
+  }
+
+  private runChores(): void {
+    this.choresScheduled = false;
+    const list = this.chores;
+    this.chores = [];
+    for (const chore of list) chore();
+  }
+}
+
+/** One run inside a fresh context: owns every handle it creates and frees them all. */
+class GuestRun {
+  private readonly handles: QuickJSHandle[] = [];
+  private tickFn?: QuickJSHandle;
+  private formatErrorFn?: QuickJSHandle;
+  private exitCodeFn?: QuickJSHandle;
+
+  constructor(
+    private readonly ctx: QuickJSContext,
+    private readonly rt: QuickJSRuntime,
+    private readonly prelude: QuickJSHandle,
+    private readonly req: CodeRequest,
+    private readonly out: OutputSink,
+    private readonly stop: StopState,
+  ) {}
+
+  private keep<T extends QuickJSHandle>(h: T): T {
+    this.handles.push(h);
+    return h;
+  }
+
+  async execute(): Promise<RuntimeOutcome> {
+    try {
+      this.installPrelude();
+      const script = this.req.scriptPath;
+      const filename = !script ? '[eval]' : script === '-' ? '[stdin]' : script;
+      const evaluated = this.evaluate(filename);
+      if (evaluated.error) return this.finish(this.keep(evaluated.error));
+      // the completion value: a promise there (`main()` last, or a module's evaluation) is watched for rejection
+      const completion = this.keep(evaluated.value);
+      const failure = await this.eventLoop();
+      if (failure) return this.finish(failure);
+      if (!this.stop.exitRequested && !this.stop.timedOut) {
+        const state = this.ctx.typeof(completion) === 'object' ? this.ctx.getPromiseState(completion) : undefined;
+        if (state?.type === 'rejected') return this.finish(this.keep(state.error));
+        if (state && 'value' in state && state.value && state.value !== completion) this.keep(state.value);
+      }
+      return this.finish();
+    } finally {
+      for (const h of this.handles.reverse()) if (h.alive) h.dispose();
+    }
+  }
+
+  /**
+   * Script code runs as a global script, like `node -e`; code that only parses as a module (import/export or
+   * top-level await) runs as one, as Node's module detection does. A failed parse ran nothing, so retrying is safe.
+   */
+  private evaluate(filename: string): ReturnType<QuickJSContext['evalCode']> {
+    const { ctx, req } = this;
+    const asModule = () => ctx.evalCode(req.code, filename, { type: 'module', backtraceBarrier: true });
+    if (filename.endsWith('.mjs')) return asModule();
+    const r = ctx.evalCode(req.code, filename, { type: 'global', backtraceBarrier: true });
+    if (!r.error || !/\b(import|export|await)\b/.test(req.code)) return r;
+    const name = ctx.getProp(r.error, 'name');
+    const isSyntax = ctx.typeof(name) === 'string' && ctx.getString(name) === 'SyntaxError';
+    name.dispose();
+    if (!isSyntax) return r;
+    r.error.dispose();
+    return asModule();
+  }
+
+  private installPrelude(): void {
+    const { ctx } = this;
+    const host = this.keep(ctx.newObject());
+    const fn = (name: string, impl: (...args: QuickJSHandle[]) => QuickJSHandle | void): void => {
+      const f = ctx.newFunction(name, impl);
+      ctx.setProp(host, name, f);
+      f.dispose();
+    };
+    fn('write', (fd, text) => {
+      if (this.stop.exitRequested) return;
+      const s = ctx.getString(text);
+      if (ctx.getNumber(fd) === 2) this.out.stderr(s);
+      else this.out.stdout(s);
+    });
+    fn('writeBytes', (fd, buf) => {
+      if (this.stop.exitRequested) return;
+      const bytes = ctx.getArrayBuffer(buf);
+      try {
+        const copy = bytes.value.slice();
+        if (ctx.getNumber(fd) === 2) this.out.stderr(copy);
+        else this.out.stdout(copy);
+      } finally {
+        bytes.dispose();
+      }
+    });
+    fn('exit', (code) => {
+      this.stop.exitCode = ctx.getNumber(code) & 0xff;
+      this.stop.exitRequested = true;
+      // unwinds the guest; if it catches this, the interrupt handler ends the run at its next check
+      throw new GuestExit('process.exit');
+    });
+    fn('stdin', () => ctx.newString(Buffer.from(this.req.stdin).toString('utf8')));
+
+    const config = JSON.stringify({
+      argv: ['node', this.req.scriptPath ?? '[eval]', ...(this.req.args ?? [])],
+      env: { ...this.req.env },
+      cwd: guestCwd(this.req),
+    });
+    const configHandle = this.keep(ctx.newString(config));
+    const api = this.keep(ctx.unwrapResult(ctx.callFunction(this.prelude, ctx.undefined, host, configHandle)));
+    this.tickFn = this.keep(ctx.getProp(api, 'tick'));
+    this.formatErrorFn = this.keep(ctx.getProp(api, 'formatError'));
+    this.exitCodeFn = this.keep(ctx.getProp(api, 'exitCode'));
+  }
+
+  /** Runs microtasks and timers until none are left. Returns the error handle of an uncaught exception, if any. */
+  private async eventLoop(): Promise<QuickJSHandle | undefined> {
+    const { ctx, rt, stop, req } = this;
+    for (;;) {
+      while (rt.hasPendingJob()) {
+        const r = rt.executePendingJobs(-1);
+        if (r.error) return this.keep(r.error);
+        if (stop.exitRequested || stop.timedOut) return undefined;
+      }
+      if (stop.exitRequested || stop.timedOut) return undefined;
+      const t = ctx.callFunction(this.tickFn!, ctx.undefined);
+      if (t.error) return this.keep(t.error);
+      const next = ctx.getNumber(t.value);
+      t.value.dispose();
+      if (next < 0 && !rt.hasPendingJob()) return undefined;
+      if (next > 0) {
+        const left = req.deadline === undefined ? next : Math.min(next, req.deadline - Date.now());
+        if (left <= 0 && req.deadline !== undefined && Date.now() >= req.deadline) {
+          stop.timedOut = true;
+          return undefined;
+        }
+        await sleep(Math.max(0, left));
+      }
+    }
+  }
+
+  /** Turns the end state into an outcome, printing an uncaught exception the way Node does. */
+  private finish(errorHandle?: QuickJSHandle): RuntimeOutcome {
+    const { stop, out } = this;
+    if (stop.exitRequested) return { exitCode: stop.exitCode };
+    if (stop.timedOut) {
+      out.stderr('timeout: the run was stopped at its deadline\n');
+      return { exitCode: EXIT.TIMEOUT };
+    }
+    if (!errorHandle) return { exitCode: this.guestExitCode() };
+    const error = this.describe(errorHandle);
+    if (error.name === 'InternalError' && error.message === 'out of memory') {
+      const message = `memory limit of ${this.req.memoryMb} MiB reached`;
+      out.stderr(`${error.traceback}\n${message}\n`);
+      return { exitCode: EXIT.MEMORY, trap: { kind: 'memory_limit', message }, error };
+    }
+    out.stderr(`${error.traceback}\n`);
+    return { exitCode: EXIT.EXCEPTION, error };
+  }
+
+  private guestExitCode(): number {
+    const r = this.ctx.callFunction(this.exitCodeFn!, this.ctx.undefined);
+    if (r.error) {
+      r.error.dispose();
+      return 0;
+    }
+    const code = this.ctx.getNumber(r.value) & 0xff;
+    r.value.dispose();
+    return code;
+  }
+
+  private describe(errorHandle: QuickJSHandle): GuestError {
+    const { ctx } = this;
+    // formatted inside the guest (it knows Error objects); after an out-of-memory that may fail: dump instead
+    const r = this.formatErrorFn ? ctx.callFunction(this.formatErrorFn, ctx.undefined, errorHandle) : undefined;
+    if (r && !r.error) {
+      const text = ctx.getString(r.value);
+      r.value.dispose();
+      const j = JSON.parse(text) as { name: string; message: string; text: string };
+      return { name: j.name, message: j.message, traceback: j.text };
+    }
+    r?.error?.dispose();
+    const d = ctx.dump(errorHandle) as { name?: unknown; message?: unknown; stack?: unknown } | unknown;
+    if (d && typeof d === 'object') {
+      const o = d as { name?: unknown; message?: unknown; stack?: unknown };
+      const name = String(o.name ?? 'Error');
+      const message = String(o.message ?? '');
+      return { name, message, traceback: `${name}: ${message}${typeof o.stack === 'string' && o.stack ? `\n${o.stack.replace(/\n$/, '')}` : ''}` };
+    }
+    return { name: 'Error', message: String(d), traceback: `Uncaught ${String(d)}` };
+  }
+}

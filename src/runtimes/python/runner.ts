@@ -1,0 +1,87 @@
+/**
+ * The Python side of a run, installed once into the interpreter before its clean-state copy is taken, so each
+ * run only calls it. Everything crosses the boundary as strings (JSON), never as JavaScript objects: a JsProxy
+ * held by Python would outlive the memory reset as a dangling reference on the JavaScript side.
+ */
+
+/** Name of the module that holds the runner inside the interpreter. */
+export const RUNNER_MODULE = '_agentkernel_runner';
+
+/** What `run()` returns (as JSON). */
+export interface RunnerResult {
+  exit: number;
+  error?: { name: string; message: string; traceback: string };
+  /** the uncaught exception was a MemoryError */
+  memoryError?: boolean;
+}
+
+export const RUNNER_SOURCE = String.raw`
+import sys, os, types, builtins, atexit
+# bound now: the guest may replace module attributes (json.dumps = None) without breaking its own report
+from json import dumps as _dumps, loads as _loads
+from traceback import format_exception as _format_exception
+_ModuleType = types.ModuleType
+
+def _exit_status(code):
+    # what CPython's own exit does with SystemExit's argument
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    try:
+        print(code, file=sys.stderr)
+    except BaseException:
+        pass
+    return 1
+
+def _flush():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+
+def run(code, filename, argv_json, env_json, cwd):
+    # modules imported before the clean-state copy carry the seed they were given then: reseed per run
+    rnd = sys.modules.get("random")
+    if rnd is not None:
+        rnd.seed()
+    tmp = sys.modules.get("tempfile")
+    if tmp is not None:
+        tmp._name_sequence = None
+    sys.argv = _loads(argv_json)
+    os.environ.clear()
+    os.environ.update(_loads(env_json))
+    os.chdir(cwd)
+    main = _ModuleType("__main__")
+    main.__builtins__ = builtins
+    if filename[:1] != "<":
+        main.__file__ = filename
+    sys.modules["__main__"] = main
+    # like CPython: a script's own directory comes first on the import path, '' (the cwd) for -c and stdin
+    sys.path.insert(0, os.path.dirname(os.path.abspath(filename)) if filename[:1] != "<" else "")
+    result = {"exit": 0}
+    try:
+        exec(compile(code, filename, "exec", dont_inherit=True), main.__dict__)
+    except SystemExit as e:
+        result["exit"] = _exit_status(e.code)
+    except BaseException as e:
+        tb = e.__traceback__
+        # the traceback starts at the guest's code, not at this function
+        if tb is not None and tb.tb_frame.f_code is run.__code__:
+            tb = tb.tb_next
+        result["exit"] = 1
+        result["error"] = {
+            "name": type(e).__name__,
+            "message": str(e),
+            "traceback": "".join(_format_exception(type(e), e, tb)),
+        }
+        if isinstance(e, MemoryError):
+            result["memoryError"] = True
+    try:
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    _flush()
+    return _dumps(result)
+`;
