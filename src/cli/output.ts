@@ -30,9 +30,7 @@ export function finishRun(r: ExecResult, json: boolean | undefined): number {
   if (r.trap && !r.stderr.includes(r.trap.message)) note(`trap (${r.trap.kind}): ${r.trap.message}`);
   if (r.stdoutTruncated) note('stdout was truncated at the output limit (--output-limit)');
   if (r.stderrTruncated) note('stderr was truncated at the output limit (--output-limit)');
-  if (r.isolation?.missing?.length && process.env.AGENTKERNEL_QUIET !== '1') {
-    for (const m of r.isolation.missing) note(`isolation layer '${m.layer}' not applied: ${m.reason}`);
-  }
+  // missing isolation layers are reported by `status` and in the --json result (isolation.missing), not on every run
   return r.exitCode;
 }
 

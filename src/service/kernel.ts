@@ -5,7 +5,7 @@
  */
 import { loadConfig, resolveSettings, parseBackendName, type Settings, type SettingsOverrides } from '../core/config.js';
 import { getProfile } from '../core/profiles.js';
-import { throwIfAborted } from '../core/errors.js';
+import { NotFoundError, throwIfAborted } from '../core/errors.js';
 import type {
   Backend, BackendName, CapabilityName, ExecOptions, ExecResult, FileEntry, InvokeOptions, Language, Mount,
   RunCodeOptions, RunWasmOptions, SandboxInfo, SandboxSpec,
@@ -80,8 +80,19 @@ export class AgentKernel {
   /** Run a command in a throw-away sandbox. */
   async run(argv: string[], opts: RunOptions = {}): Promise<ExecResult> {
     throwIfAborted(opts.signal);
-    const b = await this.backendFor('exec', opts);
-    return b.run(argv, this.withLimits({ ...opts, image: opts.image ?? this.settings.image }));
+    const explicit = this.explicit(opts);
+    const image = opts.image ?? this.settings.image;
+    const b = await selectBackend('exec', explicit);
+    try {
+      return await b.run(argv, this.withLimits({ ...opts, image }));
+    } catch (e) {
+      // Automatic selection picked a container engine, but the image the command needs is not on this offline
+      // machine: the portable engine serves python3/node/sh commands, so it takes the run instead of failing.
+      // An explicit -B or --image is never second-guessed.
+      if (explicit || image || !(e instanceof NotFoundError) || !e.details?.image || b.name === 'wasm') throw e;
+      const fallback = await loadBackend('wasm');
+      return fallback.run(argv, this.withLimits({ ...opts }));
+    }
   }
 
   // ---- persistent sandboxes ------------------------------------------------------------------------------------
