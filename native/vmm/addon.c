@@ -41,6 +41,7 @@ struct vm_handle {
   atomic_int refs;        /* the JS external + each job in flight */
   struct ak_vm *vm;       /* NULL once disposal started */
   int busy;               /* a job on this VM is in flight (JS thread only) */
+  napi_ref view;          /* the live zero-copy view of guest memory (weak), detached before the memory changes hands */
 };
 
 struct snap_handle {
@@ -165,6 +166,15 @@ static struct ak_vm *idle_vm(napi_env env, struct vm_handle *h) {
 
 /* ---------- handle lifetimes ---------- */
 
+/* Detaches the view of guest memory, if any: from then on JS sees a zero-length buffer, never unmapped memory. */
+static void drop_view(napi_env env, struct vm_handle *h) {
+  if (!h->view) return;
+  napi_value ab = NULL;
+  if (napi_get_reference_value(env, h->view, &ab) == napi_ok && ab) napi_detach_arraybuffer(env, ab);
+  napi_delete_reference(env, h->view);
+  h->view = NULL;
+}
+
 static void vm_handle_unref(struct vm_handle *h) {
   if (atomic_fetch_sub(&h->refs, 1) != 1) return;
   /* Last reference: nobody can run it any more. Happens on the JS thread or, at shutdown, a runner. */
@@ -197,6 +207,7 @@ static void vm_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   struct vm_handle *h = data;
+  drop_view(env, h);
   /* A job in flight holds its own reference and keeps the external alive, so here the VM is idle. */
   if (h->vm && !h->busy) {
     struct ak_vm *vm = h->vm;
@@ -564,6 +575,7 @@ static napi_value js_vm_run(napi_env env, napi_callback_info info) {
   if (!h) return NULL;
   struct ak_vm *vm = idle_vm(env, h);
   if (!vm) return NULL;
+  drop_view(env, h);   /* the guest owns its memory while it runs */
   uint64_t timeout_ms = 0;
   napi_valuetype t;
   napi_typeof(env, argv[1], &t);
@@ -597,6 +609,7 @@ static napi_value js_vm_reset(napi_env env, napi_callback_info info) {
   if (!h) return NULL;
   struct ak_vm *vm = idle_vm(env, h);
   if (!vm) return NULL;
+  drop_view(env, h);
   char err[AK_ERR_LEN];
   if (ak_vm_reset(vm, err) != 0) return throw_code(env, "AK_INTERNAL", err);
   return undefined(env);
@@ -687,6 +700,38 @@ static napi_value js_vm_read(napi_env env, napi_callback_info info) {
   return buf;
 }
 
+/* vmView(vm, addr, len): an ArrayBuffer over guest memory itself, valid until vmUnview, run, reset or dispose
+ * detaches it. One view per VM: a new one detaches the previous. */
+static napi_value js_vm_view(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  CHECK(get_args(env, info, 3, argv) == 0 ? napi_ok : napi_generic_failure);
+  uint64_t len, addr;
+  if (get_u64(env, argv[2], &len) != 0 || len > 0x40000000ull) return throw_code(env, "AK_VALIDATION", "length must be an integer up to 1 GiB");
+  struct ak_vm *vm = guest_range(env, argv[0], argv[1], len, &addr);
+  if (!vm) return NULL;
+  if (addr < AK_MSG_ADDR) return throw_code(env, "AK_VALIDATION", "views below the message area are not allowed");
+  struct vm_handle *h = get_vm(env, argv[0]);
+  drop_view(env, h);
+  napi_value ab;
+  if (len == 0) {
+    void *unused;
+    CHECK(napi_create_arraybuffer(env, 0, &unused, &ab));
+    return ab;
+  }
+  CHECK(napi_create_external_arraybuffer(env, vm->mem + addr, (size_t)len, NULL, NULL, &ab));
+  CHECK(napi_create_reference(env, ab, 0, &h->view));
+  return ab;
+}
+
+static napi_value js_vm_unview(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  CHECK(get_args(env, info, 1, argv) == 0 ? napi_ok : napi_generic_failure);
+  struct vm_handle *h = get_vm(env, argv[0]);
+  if (!h) return NULL;
+  drop_view(env, h);
+  return undefined(env);
+}
+
 static napi_value js_vm_write(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   CHECK(get_args(env, info, 3, argv) == 0 ? napi_ok : napi_generic_failure);
@@ -720,6 +765,7 @@ static napi_value js_vm_dispose(napi_env env, napi_callback_info info) {
     return p;
   }
   if (h->busy) return throw_code(env, "AK_CONFLICT", "the VM is busy: cancel the run and wait for it before disposing");
+  drop_view(env, h);
   struct job *job = new_job(env, JOB_DISPOSE, dispose_work);
   if (!job) return NULL;
   job->vm = h->vm;
@@ -796,6 +842,8 @@ NAPI_MODULE_INIT() {
       {"vmSnapshot", NULL, js_vm_snapshot, NULL, NULL, NULL, napi_default, NULL},
       {"vmRead", NULL, js_vm_read, NULL, NULL, NULL, napi_default, NULL},
       {"vmWrite", NULL, js_vm_write, NULL, NULL, NULL, napi_default, NULL},
+      {"vmView", NULL, js_vm_view, NULL, NULL, NULL, napi_default, NULL},
+      {"vmUnview", NULL, js_vm_unview, NULL, NULL, NULL, napi_default, NULL},
       {"vmDispose", NULL, js_vm_dispose, NULL, NULL, NULL, napi_default, NULL},
       {"vmState", NULL, js_vm_state, NULL, NULL, NULL, napi_default, NULL},
   };

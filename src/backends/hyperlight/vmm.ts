@@ -74,6 +74,8 @@ interface NativeVmm {
   vmSnapshot(vm: Handle): Promise<Handle>;
   vmRead(vm: Handle, addr: number, len: number): Buffer;
   vmWrite(vm: Handle, addr: number, data: Uint8Array): void;
+  vmView(vm: Handle, addr: number, len: number): ArrayBuffer;
+  vmUnview(vm: Handle): void;
   vmDispose(vm: Handle): Promise<void>;
   vmState(vm: Handle): { disposed: boolean; busy: boolean; stopped: boolean; memSize: number };
 }
@@ -336,6 +338,14 @@ export class GuestLinearMemory {
     return this.read(ptr, 8).readBigUInt64LE(0);
   }
 
+  /**
+   * Calls fn with a zero-copy view of the whole linear memory. The view is detached when fn returns (and by any
+   * run, reset or dispose of the VM), so it can never reach memory the VM no longer maps.
+   */
+  withView<T>(fn: (memory: Uint8Array) => T): T {
+    return this.vm.withView(this.base, this.size, fn);
+  }
+
   writeU32(ptr: number, v: number): void {
     const b = Buffer.alloc(4);
     b.writeUInt32LE(v >>> 0);
@@ -555,6 +565,21 @@ export class MicroVm {
   writeGuest(addr: number, bytes: Uint8Array): void {
     const h = this.#live();
     sync(() => native().vmWrite(h, addr, bytes));
+  }
+
+  /**
+   * Calls fn with a zero-copy view of guest memory [addr, addr + len) (at or above the message area), only while
+   * the VM is not running. The view is detached when fn returns, and by run/reset/dispose, whatever fn kept.
+   */
+  withView<T>(addr: number, len: number, fn: (memory: Uint8Array) => T): T {
+    const h = this.#idle();
+    const n = native();
+    const view = new Uint8Array(sync(() => n.vmView(h, addr, len)));
+    try {
+      return fn(view);
+    } finally {
+      n.vmUnview(h);
+    }
   }
 
   /** The message the guest left at its last exit, validated. */
