@@ -4,9 +4,24 @@
  * design: the strongest isolation that can do the job first, the portable `wasm` engine last (it always works).
  */
 import { UnavailableError } from '../core/errors.js';
-import type { Backend, BackendName, CapabilityName } from '../core/types.js';
+import type { Availability, Backend, BackendName, CapabilityName } from '../core/types.js';
 import { hasCapability, requireCapability } from './base.js';
 import { BACKENDS, backendEntry, loadBackend } from './registry.js';
+
+/**
+ * Availability probes run commands (`docker version`) or read files; a server handling many requests must not pay
+ * that per request. A short-lived answer is reused; `probe()` (status, setup) always asks afresh.
+ */
+const AVAILABILITY_TTL_MS = 5_000;
+const availabilityCache = new Map<BackendName, { at: number; value: Promise<Availability> }>();
+
+function cachedAvailability(b: Backend): Promise<Availability> {
+  const hit = availabilityCache.get(b.name);
+  if (hit && Date.now() - hit.at < AVAILABILITY_TTL_MS) return hit.value;
+  const value = b.availability().catch((err: Error) => ({ available: false, reason: err.message }));
+  availabilityCache.set(b.name, { at: Date.now(), value });
+  return value;
+}
 
 /** Preference order for automatic selection; capability filtering removes backends that cannot do the work. */
 export const SELECTION_ORDER: readonly BackendName[] = ['hyperlight', 'firecracker', 'qemu', 'apple', 'podman', 'docker', 'wasm'];
@@ -46,7 +61,7 @@ export async function selectBackend(capability: CapabilityName, explicit?: Backe
   if (explicit) {
     const b = await loadBackend(explicit);
     requireCapability(b, capability);
-    const a = await b.availability();
+    const a = await cachedAvailability(b);
     if (!a.available) throw new UnavailableError(`backend '${explicit}' is unavailable: ${a.reason ?? 'unknown reason'}`, { backend: explicit });
     return b;
   }
@@ -62,7 +77,7 @@ export async function selectBackend(capability: CapabilityName, explicit?: Backe
       continue;
     }
     if (!hasCapability(b.capabilities(), capability)) continue;
-    const a = await b.availability().catch((err: Error) => ({ available: false, reason: err.message }));
+    const a = await cachedAvailability(b);
     if (a.available) return b;
     skipped.push(`${name}: ${a.reason ?? 'unavailable'}`);
   }

@@ -136,3 +136,11 @@ test('persistent sandbox on the wasm backend: create, exec, cp, list, stop, remo
   const gone = await cli(['exec', 'box1', '--', 'sh', '-c', 'true'], { home });
   assert.equal(gone.code, 4);
 });
+
+test('setup prepares the embedded default and reports every backend', async () => {
+  const r = await cli(['setup'], { timeoutMs: 180_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\[ok {5}\] backend wasm: JavaScript runtime/);
+  assert.match(r.stdout, /\[ok {5}\] backend wasm: Python snapshot/);
+  for (const n of ['hyperlight', 'wasm', 'docker', 'podman']) assert.match(r.stdout, new RegExp(`\\] backend ${n}\\b`));
+});
