@@ -120,5 +120,6 @@ export async function measure(rowId: string, traits: WorkloadTraits, plan: Plan,
     o.progress?.iteration('memory', 0);
     memory = await plan.memory();
   }
-  return { warmup: warmed, iterations: samples.length, firstMs: firstMs!, latencyMs: summarize(samples), throughput, memory };
+  // no `memory: undefined` key: the report must survive a JSON round trip unchanged
+  return { warmup: warmed, iterations: samples.length, firstMs: firstMs!, latencyMs: summarize(samples), throughput, ...(memory ? { memory } : {}) };
 }

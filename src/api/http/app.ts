@@ -17,7 +17,9 @@ import type { ApiContext } from './operations.js';
 import { mcpHttpHandler } from '../mcp/http.js';
 import { VERSION } from './version.js';
 
-export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+import { DEFAULT_MAX_BODY_BYTES } from './defaults.js';
+
+export { DEFAULT_MAX_BODY_BYTES };
 
 export interface AppOptions {
   kernel: AgentKernel;

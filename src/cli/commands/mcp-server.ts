@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { AgentKernel } from '../../service/kernel.js';
 import { overridesFrom, type RunFlags } from '../options.js';
 import { reportError } from '../output.js';
-import { serveStdio } from '../../api/mcp/stdio.js';
 import { addServerKernelOptions, releaseKernel } from './serve.js';
 
 export function register(program: Command): void {
@@ -20,6 +19,7 @@ export function register(program: Command): void {
       let code = 0;
       try {
         kernel = new AgentKernel({ configPath: f.config, overrides: overridesFrom(f) });
+        const { serveStdio } = await import('../../api/mcp/stdio.js');
         await serveStdio({ kernel, limits: kernel.settings.limits });
       } catch (e) {
         code = reportError(e);

@@ -7,9 +7,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { AgentKernel } from '../../service/kernel.js';
 import { overridesFrom, type RunFlags } from '../options.js';
 import { note, reportError } from '../output.js';
-import { startServer } from '../../api/http/server.js';
 import { loadOrCreateApiKey } from '../../api/http/api-key.js';
-import { DEFAULT_MAX_BODY_BYTES } from '../../api/http/app.js';
+// the server (hono, MCP) loads only when serve runs, so other commands start fast
+import { DEFAULT_MAX_BODY_BYTES } from '../../api/http/defaults.js';
 
 /** Longest a stopping server waits for open streams and pools before it exits anyway. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -99,6 +99,7 @@ async function serve(f: ServeFlags): Promise<void> {
   const kernel = new AgentKernel({ configPath: f.config, overrides: overridesFrom(f) });
   const key = loadOrCreateApiKey();
   const host = f.host ?? kernel.settings.server.host;
+  const { startServer } = await import('../../api/http/server.js');
   const server = await startServer({
     kernel, apiKey: key.key, host, port: f.port ?? kernel.settings.server.port,
     maxBodyBytes: f.maxBody, allowedOrigins: f.allowOrigin, mcp: f.mcp,
