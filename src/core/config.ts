@@ -6,16 +6,21 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { z } from 'zod';
+import { createRequire } from 'node:module';
+import type { z as Z } from 'zod';
 import { ConfigError } from './errors.js';
 import { getProfile, type SecurityProfile } from './profiles.js';
 import type { BackendName, Limits } from './types.js';
 
 export const BACKEND_NAMES = ['hyperlight', 'wasm', 'docker', 'podman', 'firecracker', 'qemu', 'apple'] as const;
 
-const positiveInt = z.number().int().positive();
-
-export const ConfigSchema = z
+/**
+ * The schema is built on first use: zod costs tens of milliseconds to load, and most CLI runs have no config file,
+ * so a run without agentkernel.toml never loads it.
+ */
+function buildSchema(z: typeof Z) {
+  const positiveInt = z.number().int().positive();
+  return z
   .object({
     sandbox: z
       .object({
@@ -82,11 +87,18 @@ export const ConfigSchema = z
       .optional(),
   })
   .strict();
+}
 
-export type ConfigFile = z.infer<typeof ConfigSchema>;
+let schema: ReturnType<typeof buildSchema> | undefined;
+export function configSchema(): ReturnType<typeof buildSchema> {
+  schema ??= buildSchema((createRequire(import.meta.url)('zod') as { z: typeof Z }).z);
+  return schema;
+}
+
+export type ConfigFile = Z.infer<ReturnType<typeof buildSchema>>;
 
 /** Turn zod issues into one readable line per problem, with the TOML key path. */
-function describeIssues(err: z.ZodError): string {
+function describeIssues(err: Z.ZodError): string {
   return err.issues
     .map((i) => {
       const path = i.path.join('.');
@@ -107,7 +119,7 @@ export function parseConfig(text: string, source = 'agentkernel.toml'): ConfigFi
   } catch (e) {
     throw new ConfigError(`${source}: invalid TOML: ${(e as Error).message.split('\n')[0]}`);
   }
-  const r = ConfigSchema.safeParse(raw);
+  const r = configSchema().safeParse(raw);
   if (!r.success) throw new ConfigError(`${source}: ${describeIssues(r.error)}`);
   return r.data;
 }
