@@ -77,7 +77,9 @@ export async function measure(rowId: string, traits: WorkloadTraits, plan: Plan,
     throwIfAborted(o.signal);
     const ms = await once(0);
     firstMs ??= ms;
-    o.progress?.iteration('warm-up', ++warmed);
+    warmed++;
+    // (counters are never updated inside an optional call: with no progress sink its arguments are not evaluated)
+    o.progress?.iteration('warm-up', warmed);
   }
 
   const concurrent = traits.concurrent !== false && o.concurrency > 1;
@@ -103,7 +105,8 @@ export async function measure(rowId: string, traits: WorkloadTraits, plan: Plan,
       do {
         throwIfAborted(o.signal);
         await once(slot);
-        o.progress?.iteration('concurrent', ++done);
+        done++;
+        o.progress?.iteration('concurrent', done);
       } while (!stop && performance.now() < deadline);
     };
     const settled = await Promise.allSettled(

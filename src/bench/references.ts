@@ -13,6 +13,7 @@ import type { Expectation, Observed } from './types.js';
 import { complaint, findExecutable, runProcess } from './proc.js';
 import { ociBundle } from './oci.js';
 import { wasm, type WasmMemory } from '../runtimes/wasm/engine.js';
+import { detectPodmanHost } from '../backends/podman/host.js';
 
 export interface ReferenceContext {
   modules: BenchModules;
@@ -81,6 +82,16 @@ function ociReference(tool: string, globalArgs: string[] = []): Reference {
 /** Images likely to have `echo`, preferred in this order; otherwise the first local image is tried. */
 const PREFERRED_IMAGE = /(^|\/)(busybox|alpine|debian|ubuntu|fedora)(:|$)/;
 
+/**
+ * Podman starts containers from this process, so it needs what this host allows (lower rlimits, runc under hybrid
+ * cgroups): the podman backend's own host adjustments are applied, so the reference measures podman as it runs here.
+ */
+function hostArgs(tool: 'docker' | 'podman'): { global: string[]; run: string[] } {
+  if (tool === 'docker') return { global: [], run: [] };
+  const host = detectPodmanHost();
+  return { global: host.runtime ? ['--runtime', host.runtime] : [], run: host.ulimitArgs };
+}
+
 function engineReference(tool: 'docker' | 'podman'): Reference {
   return {
     id: tool,
@@ -95,7 +106,7 @@ function engineReference(tool: 'docker' | 'podman'): Reference {
       const images = ls.stdout.split('\n').map((l) => l.trim()).filter((l) => l && !l.includes('<none>'));
       if (images.length === 0) return { skip: `${tool} has no local image (the benchmark never pulls one)` };
       const image = images.find((i) => PREFERRED_IMAGE.test(i)) ?? images[0];
-      const args = ['run', '--rm', '--network', 'none', '--pull', 'never', image, 'echo', 'hello'];
+      const args = [...hostArgs(tool).global, 'run', '--rm', '--network', 'none', '--pull', 'never', ...hostArgs(tool).run, image, 'echo', 'hello'];
       return commandPlan(tool, exe, () => args, `${tool} ${args.join(' ')}`);
     },
   };

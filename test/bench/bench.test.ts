@@ -1,5 +1,3 @@
-// Run with `npm run test:bench`: kept out of `npm test` while a hang of the second runBench call in this file
-// (a reference row spawning `node -e 0` without end, seen only after the first test) is not understood.
 /**
  * The benchmark harness: every requested row is in the report, unavailable backends are skipped with their reason,
  * a wrong output fails the benchmark, and the JSON and HTML reports are written with the data. Short durations:
