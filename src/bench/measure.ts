@@ -86,8 +86,9 @@ export async function measure(rowId: string, traits: WorkloadTraits, plan: Plan,
   const seqBudget = concurrent ? o.durationMs * SEQUENTIAL_SHARE : o.durationMs;
   const samples: number[] = [];
   const seqStart = performance.now();
-  // at least one measured iteration, however slow
-  while (samples.length === 0 || (performance.now() - seqStart < seqBudget && samples.length < max)) {
+  const min = Math.min(traits.minIterations ?? 1, max);
+  // at least `min` measured iterations, however slow
+  while (samples.length < min || (performance.now() - seqStart < seqBudget && samples.length < max)) {
     throwIfAborted(o.signal);
     const ms = await once(0);
     firstMs ??= ms;

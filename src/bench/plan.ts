@@ -36,6 +36,8 @@ export interface WorkloadTraits {
   concurrent?: boolean;
   /** at most this many measured iterations (slow rows such as a full interpreter load) */
   maxIterations?: number;
+  /** at least this many measured iterations, past the duration if need be (default 1) */
+  minIterations?: number;
   /** warm-up iterations, when the run's default does not suit the row */
   warmup?: number;
 }

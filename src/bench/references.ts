@@ -159,6 +159,8 @@ const pyodideLoad: Reference = {
   expect: { stdout: '2\n' },
   concurrent: false,
   warmup: 0,
+  // ~2-3 s each: three samples, whatever the duration, and no more
+  minIterations: 3,
   maxIterations: 3,
   async plan() {
     let dir: string;
