@@ -14,16 +14,10 @@ import { compileGuest } from '../../src/backends/hyperlight/compile.js';
 import { guestToolchain } from '../../src/backends/hyperlight/toolchain.js';
 import { MicroVm, parseOutputRecords, type Snapshot } from '../../src/backends/hyperlight/vmm.js';
 import { MiB, skipReason } from './helpers.js';
+import { HELLO_WAT } from '../api/fixtures.js';
 
-const MODULE = `(module
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 16) "hello from wasm\\n")
-  (func (export "_start")
-    (i32.store (i32.const 0) (i32.const 16))
-    (i32.store (i32.const 4) (i32.const 16))
-    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
-  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))`;
+// the same WASI hello the API tests use
+const MODULE = HELLO_WAT;
 
 async function why(): Promise<string | undefined> {
   const s = await skipReason();

@@ -9,20 +9,14 @@ import { ConflictError, NotFoundError } from '../../core/errors.js';
 import { EXIT } from '../../core/types.js';
 import type { ContainerEngine } from './engine.js';
 import { BoundedOutput } from '../../core/output.js';
-import { streamCommand, type StreamOutcome } from './stream.js';
+import { streamCommand, type StreamOutcome, type StreamRequest } from './stream.js';
 
-export interface GuestExecRequest {
+/** Stream options (runtime, stdin, limits, callbacks, signal) as streamCommand takes them, plus what exec adds. */
+export interface GuestExecRequest extends Omit<StreamRequest, 'args' | 'stopGuest'> {
   container: string;
-  runtime?: string;
   argv: string[];
   env?: Record<string, string>;
   cwd?: string;
-  stdin?: string | Uint8Array;
-  timeoutMs: number;
-  outputBytes: number;
-  onStdout?: (chunk: string) => void;
-  onStderr?: (chunk: string) => void;
-  signal?: AbortSignal;
   /**
    * Stops the command inside the container on timeout or abort. Default: kill every process carrying this exec's
    * AGENTKERNEL_EXEC_ID (children inherit it), which leaves the rest of a persistent sandbox alone.
