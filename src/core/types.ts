@@ -37,6 +37,11 @@ export interface Availability {
   reason?: string;
   /** Facts shown by `agentkernel status` (versions, paths, isolation layers). */
   details?: Record<string, unknown>;
+  /**
+   * false: usable when named explicitly (`-B NAME`) but never picked by automatic selection, e.g. a microVM that can
+   * only run under software emulation here. `reason` then says why. @default true
+   */
+  autoSelect?: boolean;
 }
 
 /** Resource limits applied to a single run. Resolved from profile + config + flags (see core/limits.ts). */
