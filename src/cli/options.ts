@@ -96,7 +96,7 @@ export function overridesFrom(f: RunFlags): SettingsOverrides {
 }
 
 export function kernelFrom(f: RunFlags): AgentKernel {
-  return new AgentKernel({ configPath: f.config, overrides: overridesFrom(f) });
+  return new AgentKernel({ configPath: f.config, overrides: overridesFrom(f), origin: 'cli' });
 }
 
 /** Read all of stdin (only when the user asked for it with -i or `-`). */

@@ -11,6 +11,8 @@ import type { z as Z } from 'zod';
 import { ConfigError } from './errors.js';
 import { getProfile, type SecurityProfile } from './profiles.js';
 import type { BackendName, Limits } from './types.js';
+import type { AuditSettings } from '../audit/types.js';
+import { location } from './paths.js';
 
 export const BACKEND_NAMES = ['hyperlight', 'wasm', 'docker', 'podman', 'firecracker', 'qemu', 'apple'] as const;
 
@@ -82,6 +84,15 @@ function buildSchema(z: typeof Z) {
       .object({
         host: z.string().optional(),
         port: z.number().int().min(0).max(65535).optional(),
+      })
+      .strict()
+      .optional(),
+    audit: z
+      .object({
+        enabled: z.boolean().optional(),
+        path: z.string().min(1).optional(),
+        max_file_mb: z.number().positive().optional(),
+        max_files: z.number().int().min(0).max(1000).optional(),
       })
       .strict()
       .optional(),
@@ -163,6 +174,7 @@ export interface Settings {
   configDir: string;
   files: { source: string; dest: string }[];
   server: { host: string; port: number };
+  audit: AuditSettings;
 }
 
 function envInt(env: NodeJS.ProcessEnv, key: string): number | undefined {
@@ -178,6 +190,22 @@ export function parseBackendName(name: string): BackendName {
     throw new ConfigError(`unknown backend '${name}' (known: ${BACKEND_NAMES.join(', ')})`);
   }
   return name as BackendName;
+}
+
+/** AGENTKERNEL_AUDIT=off (or 0/false) turns the log off; AGENTKERNEL_AUDIT_PATH moves it. */
+function resolveAudit(c: ConfigFile['audit'], configDir: string, env: NodeJS.ProcessEnv): AuditSettings {
+  const flag = env.AGENTKERNEL_AUDIT?.toLowerCase();
+  if (flag !== undefined && !['', 'on', '1', 'true', 'off', '0', 'false'].includes(flag)) {
+    throw new ConfigError(`AGENTKERNEL_AUDIT must be on or off, got '${env.AGENTKERNEL_AUDIT}'`);
+  }
+  const enabled = flag === 'off' || flag === '0' || flag === 'false' ? false : (c?.enabled ?? true);
+  const path = env.AGENTKERNEL_AUDIT_PATH || (c?.path ? resolve(configDir, c.path) : location('state', 'audit', 'audit.log'));
+  return {
+    enabled,
+    path,
+    maxFileBytes: Math.round((c?.max_file_mb ?? 10) * 1024 * 1024),
+    maxFiles: c?.max_files ?? 5,
+  };
 }
 
 /** Merge profile defaults, file, environment and flags into the settings every command uses. */
@@ -221,5 +249,6 @@ export function resolveSettings(
       host: c.server?.host ?? env.AGENTKERNEL_HOST ?? '127.0.0.1',
       port: c.server?.port ?? envInt(env, 'AGENTKERNEL_PORT') ?? 18888,
     },
+    audit: resolveAudit(c.audit, file.path ? dirname(file.path) : process.cwd(), env),
   };
 }

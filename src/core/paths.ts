@@ -18,6 +18,11 @@ function base(kind: 'cache' | 'state' | 'config'): string {
   }
 }
 
+/** A path under one of the locations, without creating anything. */
+export function location(kind: 'cache' | 'state' | 'config', ...sub: string[]): string {
+  return join(base(kind), ...sub);
+}
+
 /** Returns the directory (created with mode 0700 if missing). */
 export function dir(kind: 'cache' | 'state' | 'config', ...sub: string[]): string {
   const p = join(base(kind), ...sub);

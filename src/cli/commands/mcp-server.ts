@@ -18,7 +18,7 @@ export function register(program: Command): void {
       let kernel: AgentKernel | undefined;
       let code = 0;
       try {
-        kernel = new AgentKernel({ configPath: f.config, overrides: overridesFrom(f) });
+        kernel = new AgentKernel({ configPath: f.config, overrides: overridesFrom(f), origin: 'mcp' });
         const { serveStdio } = await import('../../api/mcp/stdio.js');
         await serveStdio({ kernel, limits: kernel.settings.limits });
       } catch (e) {

@@ -96,7 +96,7 @@ export function register(program: Command): void {
 }
 
 async function serve(f: ServeFlags): Promise<void> {
-  const kernel = new AgentKernel({ configPath: f.config, overrides: overridesFrom(f) });
+  const kernel = new AgentKernel({ configPath: f.config, overrides: overridesFrom(f), origin: 'http' });
   const key = loadOrCreateApiKey();
   const host = f.host ?? kernel.settings.server.host;
   const { startServer } = await import('../../api/http/server.js');
