@@ -5,7 +5,7 @@
  * two writers never rotate the same file twice. Writing never fails the operation it records: a log that cannot be
  * written says so once on stderr.
  */
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import type { AuditFields, AuditOrigin, AuditOutcome, AuditRecord, AuditSettings } from './types.js';
@@ -18,8 +18,17 @@ export function rotatedPath(path: string, n: number): string {
   return n === 0 ? path : `${path}.${n}`;
 }
 
+/** Writers re-check the live file (size, rotated by someone else) at least this often. */
+const CHECK_EVERY = 64;
+
 export class AuditLog {
   private warned = false;
+  /** The live file, kept open: a server writes two records per request and must not pay open/close for each. */
+  private fd?: number;
+  private ino = 0;
+  /** Bytes in the live file as far as this writer knows (others may have added more). */
+  private size = 0;
+  private sinceCheck = 0;
 
   constructor(readonly settings: AuditSettings, readonly origin: AuditOrigin = 'library') {}
 
@@ -42,12 +51,17 @@ export class AuditLog {
       ...rest,
       ...(rest.argv ? { argv: redactArgv(rest.argv) } : {}),
     };
-    const line = `${JSON.stringify(rec)}\n`;
+    const line = Buffer.from(`${JSON.stringify(rec)}\n`);
     try {
-      mkdirSync(dirname(this.settings.path), { recursive: true, mode: 0o700 });
-      this.rotateIfNeeded(Buffer.byteLength(line));
-      appendFileSync(this.settings.path, line, { mode: 0o600 });
+      if (this.fd === undefined || ++this.sinceCheck >= CHECK_EVERY || this.size + line.length > this.settings.maxFileBytes) {
+        this.sinceCheck = 0;
+        this.refresh(line.length);
+      }
+      // one write() of the whole line on an O_APPEND file: concurrent writers never interleave within a line
+      writeSync(this.fd!, line);
+      this.size += line.length;
     } catch (err) {
+      this.closeFd();
       if (!this.warned) {
         this.warned = true;
         process.stderr.write(`agentkernel: audit log ${this.settings.path} cannot be written: ${(err as Error).message}\n`);
@@ -55,14 +69,38 @@ export class AuditLog {
     }
   }
 
-  private rotateIfNeeded(incoming: number): void {
-    let size: number;
-    try {
-      size = statSync(this.settings.path).size;
-    } catch {
-      return; // no live file yet
+  /** Close the live file (it is reopened on the next write). */
+  close(): void {
+    this.closeFd();
+  }
+
+  private closeFd(): void {
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch { /* already closed */ }
+      this.fd = undefined;
     }
-    if (size + incoming <= this.settings.maxFileBytes || size === 0) return;
+  }
+
+  /** Learn the live file's real size, follow a rotation done by another writer, rotate if this record would overflow it. */
+  private refresh(incoming: number): void {
+    const live = statOrNull(this.settings.path);
+    if (this.fd !== undefined && (!live || live.ino !== this.ino)) this.closeFd(); // rotated away under us
+    if (live && live.size > 0 && live.size + incoming > this.settings.maxFileBytes) {
+      this.rotate(incoming);
+      this.closeFd();
+    }
+    if (this.fd === undefined) {
+      mkdirSync(dirname(this.settings.path), { recursive: true, mode: 0o700 });
+      this.fd = openSync(this.settings.path, 'a', 0o600);
+    }
+    const st = fstatSync(this.fd);
+    this.ino = st.ino;
+    this.size = st.size;
+  }
+
+  private rotate(incoming: number): void {
     const lock = `${this.settings.path}.lock`;
     let fd: number;
     try {
@@ -76,7 +114,8 @@ export class AuditLog {
     }
     try {
       // re-check under the lock: someone may have rotated between our stat and the lock
-      if (!existsSync(this.settings.path) || statSync(this.settings.path).size + incoming <= this.settings.maxFileBytes) return;
+      const live = statOrNull(this.settings.path);
+      if (!live || live.size + incoming <= this.settings.maxFileBytes) return;
       rmSync(rotatedPath(this.settings.path, this.settings.maxFiles), { force: true });
       for (let n = this.settings.maxFiles - 1; n >= 0; n--) {
         const from = rotatedPath(this.settings.path, n);
@@ -86,5 +125,13 @@ export class AuditLog {
       closeSync(fd);
       rmSync(lock, { force: true });
     }
+  }
+}
+
+function statOrNull(path: string): { size: number; ino: number } | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
   }
 }

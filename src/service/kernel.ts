@@ -197,6 +197,7 @@ export class AgentKernel {
 
   /** Release every pooled worker, VM and container this process holds. */
   async close(): Promise<void> {
+    this.audit.close();
     await closeLoadedBackends();
   }
 }
