@@ -9,11 +9,12 @@
  */
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { UnavailableError } from '../../core/errors.js';
+import { location } from '../../core/paths.js';
 
 const run = promisify(execFile);
 
@@ -68,9 +69,48 @@ function findOnPath(name: string, skip: (dir: string) => boolean): string | unde
 
 const insideNodeModules = (dir: string) => resolve(dir).split(sep).includes('node_modules');
 
+/**
+ * What a tool printed for these arguments, remembered across processes for the same binary (path, inode, size,
+ * mtime): three tool starts cost every one-shot CLI call tens of milliseconds, while the answers change only
+ * when the tool is reinstalled.
+ */
+let memo: { path: string; known: Record<string, string> } | undefined;
+
 async function version(cmd: string, args: string[]): Promise<string> {
+  let key: string | undefined;
+  try {
+    const real = realpathSync(cmd);
+    const st = statSync(real);
+    key = `${real}\0${st.ino}\0${st.size}\0${st.mtimeMs}\0${args.join('\0')}`;
+    if (!memo) {
+      const path = location('cache', 'hyperlight', 'tool-versions.json');
+      let known: Record<string, string> = {};
+      try {
+        known = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
+      } catch {
+        // no memo yet
+      }
+      memo = { path, known };
+    }
+    const hit = memo.known[key];
+    if (typeof hit === 'string') return hit;
+  } catch {
+    // the tool cannot be stat'ed: let running it report the problem
+  }
   const { stdout } = await run(cmd, args, { timeout: 10_000 });
-  return stdout.trim();
+  const out = stdout.trim();
+  if (key && memo) {
+    memo.known[key] = out;
+    try {
+      mkdirSync(dirname(memo.path), { recursive: true, mode: 0o700 });
+      const tmp = `${memo.path}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify(memo.known), { mode: 0o600 });
+      renameSync(tmp, memo.path); // readers see the old or the new file, never half of one
+    } catch {
+      // a memo that cannot be written only costs the next process a tool start
+    }
+  }
+  return out;
 }
 
 function filesUnder(dir: string): string[] {
