@@ -5,7 +5,6 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
-import { parse as parseToml } from 'smol-toml';
 import { createRequire } from 'node:module';
 import type { z as Z } from 'zod';
 import { ConfigError } from './errors.js';
@@ -126,7 +125,8 @@ function describeIssues(err: Z.ZodError): string {
 export function parseConfig(text: string, source = 'agentkernel.toml'): ConfigFile {
   let raw: unknown;
   try {
-    raw = parseToml(text);
+    // loaded on first use, like zod: most runs have no config file
+    raw = (createRequire(import.meta.url)('smol-toml') as { parse: (t: string) => unknown }).parse(text);
   } catch (e) {
     throw new ConfigError(`${source}: invalid TOML: ${(e as Error).message.split('\n')[0]}`);
   }

@@ -145,3 +145,12 @@ test('agentkernel bench writes the JSON and HTML reports', async () => {
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown workload 'nope'/);
 });
+
+test('bench --help repeats the harness defaults exactly, and --list names every workload and reference', async () => {
+  const { HELP_DEFAULTS } = await import('../../src/cli/commands/bench.js');
+  const { DEFAULTS, WORKLOAD_IDS, REFERENCE_IDS } = await import('../../src/bench/index.js');
+  assert.deepEqual(HELP_DEFAULTS, DEFAULTS);
+  const r = await cli(['bench', '--list']);
+  assert.equal(r.code, 0, r.stderr);
+  for (const id of [...WORKLOAD_IDS, ...REFERENCE_IDS]) assert.match(r.stdout, new RegExp(`^  ${id} `, 'm'));
+});

@@ -3,10 +3,15 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { runAction } from '../action.js';
 import { note } from '../output.js';
-import { DEFAULTS, REFERENCE_IDS, StderrProgress, WORKLOAD_IDS, renderHtml, renderText, runBench } from '../../bench/index.js';
 import type { BackendName } from '../../core/types.js';
 
+// The harness (and every backend it measures) loads only when `bench` runs: other commands must not pay for it.
+const harness = () => import('../../bench/index.js');
+/** The harness's defaults, repeated for --help only; a test checks they match DEFAULTS. */
+export const HELP_DEFAULTS = { durationS: 2, concurrency: 4, warmup: 3 } as const;
+
 interface BenchFlags {
+  list?: boolean;
   backends?: string[];
   workloads?: string[];
   references?: string[] | boolean;
@@ -48,18 +53,27 @@ export function register(program: Command): void {
         'Unavailable backends are reported as skipped rows with the reason.',
     )
     .option('--backends <list>', 'comma-separated backends (default: every backend agentkernel knows)', list)
-    .option('--workloads <list>', `comma-separated workloads (default: all): ${WORKLOAD_IDS.join(', ')}`, list)
-    .option('--references <list>', `comma-separated reference rows (default: all): ${REFERENCE_IDS.join(', ')}`, list)
+    .option('--workloads <list>', 'comma-separated workloads (default: all; --list names them)', list)
+    .option('--references <list>', 'comma-separated reference rows (default: all; --list names them)', list)
     .option('--no-references', 'measure no reference rows')
-    .option('--duration <seconds>', `measured seconds per row, after warm-up (default ${DEFAULTS.durationS})`, positiveNumber('--duration'))
-    .option('--concurrency <n>', `concurrent callers for the throughput phase (default ${DEFAULTS.concurrency})`, integerAtLeast('--concurrency', 1))
-    .option('--warmup <n>', `warm-up iterations per row (default ${DEFAULTS.warmup})`, integerAtLeast('--warmup', 0))
+    .option('--list', 'print the workloads and reference rows, and exit')
+    .option('--duration <seconds>', `measured seconds per row, after warm-up (default ${HELP_DEFAULTS.durationS})`, positiveNumber('--duration'))
+    .option('--concurrency <n>', `concurrent callers for the throughput phase (default ${HELP_DEFAULTS.concurrency})`, integerAtLeast('--concurrency', 1))
+    .option('--warmup <n>', `warm-up iterations per row (default ${HELP_DEFAULTS.warmup})`, integerAtLeast('--warmup', 0))
     .option('--json <file>', 'write the JSON report to FILE (- for stdout; the table then goes to stderr)')
     .option('--html <file>', 'write a self-contained HTML report with charts to FILE')
     .option('-c, --config <file>', 'agentkernel.toml to use (default: ./agentkernel.toml if present)')
     .option('--image <image>', 'container image for the container backends (must be local: nothing is pulled)')
     .action(async (f: BenchFlags) => {
       await runAction({ config: f.config, image: f.image }, async (k, signal) => {
+        const { REFERENCES, StderrProgress, WORKLOADS, renderHtml, renderText, runBench } = await harness();
+        if (f.list) {
+          process.stdout.write('workloads:\n');
+          for (const w of WORKLOADS) process.stdout.write(`  ${w.id.padEnd(18)} ${w.title}\n`);
+          process.stdout.write('references:\n');
+          for (const r of REFERENCES) process.stdout.write(`  ${r.id.padEnd(18)} ${r.title}\n`);
+          return 0;
+        }
         const report = await runBench(k, {
           backends: f.backends as BackendName[] | undefined,
           workloads: f.workloads,
