@@ -5,15 +5,23 @@
 import type { AgentKernel } from '../service/kernel.js';
 import { kernelFrom, type RunFlags } from './options.js';
 import { reportError } from './output.js';
+import { daemonKernel } from './daemon-kernel.js';
 
-export async function runAction(flags: RunFlags, fn: (k: AgentKernel, signal: AbortSignal) => Promise<number>): Promise<never> {
+export interface ActionOptions {
+  /** The command's work may go to a running daemon (see daemon-kernel.ts). */
+  viaDaemon?: boolean;
+}
+
+export async function runAction(
+  flags: RunFlags, fn: (k: AgentKernel, signal: AbortSignal) => Promise<number>, opts: ActionOptions = {},
+): Promise<never> {
   const ac = new AbortController();
   const onSigint = () => ac.abort(new Error('interrupted'));
   process.once('SIGINT', onSigint);
   let code: number;
   let kernel: AgentKernel | undefined;
   try {
-    kernel = kernelFrom(flags);
+    kernel = (opts.viaDaemon ? daemonKernel(flags, () => kernelFrom(flags)) : undefined) ?? kernelFrom(flags);
     code = await fn(kernel, ac.signal);
   } catch (e) {
     code = reportError(e, flags.json);
@@ -25,4 +33,9 @@ export async function runAction(flags: RunFlags, fn: (k: AgentKernel, signal: Ab
     // closing pools must not change the result the user already saw
   }
   process.exit(code);
+}
+
+/** runAction for commands whose work may go to a running daemon. */
+export function runDaemonAction(flags: RunFlags, fn: (k: AgentKernel, signal: AbortSignal) => Promise<number>): Promise<never> {
+  return runAction(flags, fn, { viaDaemon: true });
 }

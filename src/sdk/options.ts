@@ -17,6 +17,11 @@ export interface ConnectionOptions {
   apiKey?: string;
   /** The fetch implementation to use (tests, proxies, instrumentation). @default globalThis.fetch */
   fetch?: typeof fetch;
+  /**
+   * Talk to a server listening on this unix socket (`agentkernel daemon start` listens on one in the state
+   * directory) instead of a TCP URL.
+   */
+  socketPath?: string;
 }
 
 /** Options of anything that runs guest code. */
@@ -57,6 +62,13 @@ export interface WasmRunOptions extends EphemeralRunOptions {
   invoke?: string;
   /** argv[1..] for `_start`, or the export's arguments with `invoke` (i64 as decimal strings). @default [] */
   args?: (string | number)[];
+}
+
+export interface ComponentRunOptions extends EphemeralRunOptions {
+  /** Call this exported function (`name` or `interface#name`) instead of wasi:cli/run; its return value comes back in `value`. @default none (run the command) */
+  invoke?: string;
+  /** argv[1..] of a command (strings), or with `invoke` the function's arguments as JSON values (docs/components.md). @default [] */
+  args?: unknown[];
 }
 
 export interface SandboxCreateOptions extends CallOptions {

@@ -3,8 +3,10 @@
  * ends open streams too, so a stopping server never waits on a client that keeps a stream open.
  */
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { connect, type AddressInfo } from 'node:net';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { createAdaptorServer, serve } from '@hono/node-server';
+import { ConflictError, ValidationError } from '../../core/errors.js';
 import type { Limits } from '../../core/types.js';
 import type { AgentKernel } from '../../service/kernel.js';
 import { createApp } from './app.js';
@@ -28,13 +30,19 @@ export interface ServerOptions {
   allowedOrigins?: string[];
   /** Serve MCP at /mcp. @default true */
   mcp?: boolean;
+  /**
+   * Listen on this unix socket instead of host/port. The socket is made readable and writable by its owner only
+   * (mode 0600); a stale socket file left by a dead server is replaced, a live one is an error.
+   */
+  socketPath?: string;
 }
 
 export interface RunningServer {
   host: string;
   port: number;
-  /** e.g. http://127.0.0.1:18888 */
+  /** e.g. http://127.0.0.1:18888, or unix:/path/to/socket */
   url: string;
+  socketPath?: string;
   close(): Promise<void>;
 }
 
@@ -45,13 +53,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     kernel: opts.kernel, apiKey: opts.apiKey, limits: opts.limits, maxBodyBytes: opts.maxBodyBytes, mcp: opts.mcp,
     origins: () => origins,
   });
+  if (opts.socketPath) return listenOnSocket(app.fetch, opts.socketPath);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: opts.port ?? 18888, overrideGlobalObjects: false }, () => resolve(s as Server)) as Server;
     s.once('error', reject);
   });
-  // a client gets this long to send its whole request (headers and body); responses may stream for longer
-  server.requestTimeout = REQUEST_RECEIVE_TIMEOUT_MS;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  setTimeouts(server);
   const port = (server.address() as AddressInfo).port;
   origins = ownOrigins(host, port, opts.allowedOrigins);
   const urlHost = host.includes(':') ? `[${host}]` : host;
@@ -59,9 +66,64 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     host,
     port,
     url: `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () => closeServer(server),
+  };
+}
+
+function setTimeouts(server: Server): void {
+  // a client gets this long to send its whole request (headers and body); responses may stream for longer
+  server.requestTimeout = REQUEST_RECEIVE_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** True when something accepts connections on the socket. */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(path);
+    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Browsers cannot reach a unix socket, so no Origin is this server's own: any request that carries one is refused
+ * by the same origin check as on TCP.
+ */
+async function listenOnSocket(fetchApp: (req: Request) => Response | Promise<Response>, path: string): Promise<RunningServer> {
+  try {
+    if (!lstatSync(path).isSocket()) throw new ValidationError(`${path} exists and is not a socket: refusing to replace it`, { path });
+    if (await socketAnswers(path)) throw new ConflictError(`another server already listens on ${path}`, { path });
+    unlinkSync(path); // left behind by a server that died
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const server = createAdaptorServer({ fetch: fetchApp, overrideGlobalObjects: false }) as Server;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  // between listen and chmod only the 0700 directory protects it: the state directory is created that way
+  chmodSync(path, 0o600);
+  setTimeouts(server);
+  return {
+    host: 'localhost',
+    port: 0,
+    url: `unix:${path}`,
+    socketPath: path,
+    close: async () => {
+      await closeServer(server);
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    },
   };
 }

@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, existsSy
 import { join, basename, posix } from 'node:path';
 import { ValidationError } from '../../core/errors.js';
 import type { AgentKernel } from '../../service/kernel.js';
-import { runAction } from '../action.js';
+import { runDaemonAction } from '../action.js';
 
 const SANDBOX_PATH = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,62}):(\/.*)$/;
 
@@ -50,7 +50,7 @@ export function register(program: Command): void {
     .argument('<src>', 'source: a host path or NAME:/path')
     .argument('<dst>', 'destination: a host path or NAME:/path')
     .action(async (src: string, dst: string) => {
-      await runAction({}, async (k) => {
+      await runDaemonAction({}, async (k) => {
         const a = parseCpArg(src);
         const b = parseCpArg(dst);
         if (a.sandbox && b.sandbox) throw new ValidationError('copying between two sandboxes is not supported: copy through the host');

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { addDirOption, type RunFlags } from '../options.js';
-import { runAction } from '../action.js';
+import { runDaemonAction } from '../action.js';
 import { printInfo } from './list.js';
 import { parseEnvPair } from '../options.js';
 
@@ -34,7 +34,7 @@ export function register(program: Command): void {
     .option('--json', 'print the sandbox as JSON');
   addDirOption(cmd);
   cmd.action(async (name: string, f: CreateFlags) => {
-    await runAction(f, async (k) => {
+    await runDaemonAction(f, async (k) => {
       const info = await k.create({
         name, backend: f.backend, profile: f.profile, image: f.image, memoryMb: f.memory, cpus: f.cpus,
         env: f.env, mounts: f.dir, network: f.network === false ? false : undefined,

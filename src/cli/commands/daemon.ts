@@ -13,18 +13,21 @@ import { UnavailableError } from '../../core/errors.js';
 import { note, reportError } from '../output.js';
 import { loadOrCreateApiKey } from '../../api/http/api-key.js';
 import { addServeOptions, serveArgs, type PidRecord, type ServeFlags } from './serve.js';
+import { unixSocketFetch } from '../../sdk/transport/unix-fetch.js';
 
 const BIN = fileURLToPath(new URL('../../../../bin/agentkernel.js', import.meta.url));
 const START_WAIT_MS = 30_000;
 const STOP_WAIT_MS = 10_000;
 
 export const pidFilePath = (): string => join(dir('state'), 'daemon.json');
+/** Where the daemon listens unless `--socket` says otherwise: the state directory is the user's alone (0700). */
+export const defaultSocketPath = (): string => join(dir('state'), 'daemon.sock');
 const logPath = (): string => join(dir('state'), 'daemon.log');
 
 function readPidFile(): PidRecord | undefined {
   try {
     const r = JSON.parse(readFileSync(pidFilePath(), 'utf8')) as PidRecord;
-    return Number.isInteger(r.pid) && typeof r.url === 'string' ? r : undefined;
+    return Number.isInteger(r.pid) && (typeof r.url === 'string' || typeof r.socket === 'string') ? r : undefined;
   } catch {
     return undefined;
   }
@@ -38,10 +41,16 @@ function removePidFile(): void {
   }
 }
 
-/** True when the server at `url` is an agentkernel server running as process `pid`. */
-export async function answersAs(url: string, pid: number): Promise<boolean> {
+/** Where a pid record says its server is, for messages. */
+export function whereIs(rec: PidRecord): string {
+  return [rec.socket && `unix:${rec.socket}`, rec.url].filter(Boolean).join(' and ');
+}
+
+/** True when the server the record names is an agentkernel server running as process `pid`. */
+export async function answersAs(rec: Pick<PidRecord, 'url' | 'socket'>, pid: number): Promise<boolean> {
   try {
-    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+    const get = rec.socket ? unixSocketFetch(rec.socket) : fetch;
+    const res = await get(`${rec.socket ? 'http://localhost' : rec.url}/health`, { signal: AbortSignal.timeout(2000) });
     await res.body?.cancel();
     return res.ok && res.headers.get('x-agentkernel-pid') === String(pid);
   } catch {
@@ -64,7 +73,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function running(): Promise<PidRecord | undefined> {
   const rec = readPidFile();
   if (!rec) return undefined;
-  if (await answersAs(rec.url, rec.pid)) return rec;
+  if (await answersAs(rec, rec.pid)) return rec;
   return undefined;
 }
 
@@ -79,7 +88,7 @@ function lastLines(path: string, n = 15): string {
 async function start(f: ServeFlags): Promise<number> {
   const cur = await running();
   if (cur) {
-    note(`already running at ${cur.url} (pid ${cur.pid})`);
+    note(`already running at ${whereIs(cur)} (pid ${cur.pid})`);
     return 0;
   }
   removePidFile();
@@ -87,7 +96,9 @@ async function start(f: ServeFlags): Promise<number> {
   const key = loadOrCreateApiKey();
   if (key.source === 'generated') note(`generated an API key, saved in ${key.path} (shown this once): ${key.key}`);
   const log = openSync(logPath(), 'a', 0o600);
-  const child = spawn(process.execPath, [BIN, 'serve', ...serveArgs(f), '--pid-file', pidFilePath()], {
+  // a unix socket in the private state directory always; TCP too when --host or --port asks for it
+  const args = serveArgs({ ...f, socket: f.socket ?? defaultSocketPath() });
+  const child = spawn(process.execPath, [BIN, 'serve', ...args, '--pid-file', pidFilePath()], {
     detached: true,
     stdio: ['ignore', log, log],
     env: process.env,
@@ -102,8 +113,8 @@ async function start(f: ServeFlags): Promise<number> {
       throw new UnavailableError(`the server exited during start (code ${exited}); ${logPath()} says:\n${lastLines(logPath())}`);
     }
     const rec = readPidFile();
-    if (rec && rec.pid === child.pid && (await answersAs(rec.url, rec.pid))) {
-      note(`started at ${rec.url} (pid ${rec.pid}; log: ${logPath()})`);
+    if (rec && rec.pid === child.pid && (await answersAs(rec, rec.pid))) {
+      note(`started at ${whereIs(rec)} (pid ${rec.pid}; log: ${logPath()})`);
       return 0;
     }
     await sleep(100);
@@ -117,9 +128,9 @@ async function stop(): Promise<number> {
     note('no daemon is running');
     return 0;
   }
-  if (!(await answersAs(rec.url, rec.pid))) {
+  if (!(await answersAs(rec, rec.pid))) {
     removePidFile();
-    note(`removed a stale pid file: nothing at ${rec.url} answers as pid ${rec.pid}${alive(rec.pid) ? ' (that process was left alone)' : ''}`);
+    note(`removed a stale pid file: nothing at ${whereIs(rec)} answers as pid ${rec.pid}${alive(rec.pid) ? ' (that process was left alone)' : ''}`);
     return 0;
   }
   process.kill(rec.pid, 'SIGTERM');
@@ -137,7 +148,7 @@ async function stop(): Promise<number> {
 async function status(json: boolean | undefined): Promise<number> {
   const rec = await running();
   if (json) process.stdout.write(`${JSON.stringify(rec ? { running: true, ...rec } : { running: false }, null, 2)}\n`);
-  else process.stdout.write(rec ? `running at ${rec.url} (pid ${rec.pid}, since ${rec.startedAt})\n` : 'not running\n');
+  else process.stdout.write(rec ? `running at ${whereIs(rec)} (pid ${rec.pid}, since ${rec.startedAt})\n` : 'not running\n');
   return rec ? 0 : 3;
 }
 
@@ -158,7 +169,7 @@ export function register(program: Command): void {
     .summary('run `serve` in the background (start, stop, status), keeping warm pools between CLI calls');
   const startCmd = daemon
     .command('start')
-    .summary('start the server detached (same options as serve); its pid file and log live in the state directory');
+    .summary('start the server detached on a unix socket in the state directory (TCP too with --host/--port); CLI commands then use it');
   addServeOptions(startCmd).action((f: ServeFlags) => act(() => start(f)));
   daemon
     .command('stop')

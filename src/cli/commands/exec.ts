@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
 import { parseEnvPair, readStdin, type RunFlags } from '../options.js';
 import { finishRun, streamHooks } from '../output.js';
-import { runAction } from '../action.js';
+import { runDaemonAction } from '../action.js';
 
 interface ExecFlags extends RunFlags {
   workdir?: string;
@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .option('--timeout <ms>', 'wall-clock limit in milliseconds (exit code 124)', (v) => Number(v))
     .option('--json', 'print the result as JSON')
     .action(async (name: string, argv: string[], f: ExecFlags) => {
-      await runAction(f, async (k, signal) => {
+      await runDaemonAction(f, async (k, signal) => {
         if (f.timeout !== undefined && !(Number.isInteger(f.timeout) && f.timeout > 0)) throw new ValidationError('--timeout must be a positive integer');
         const stdin = f.interactive ? await readStdin() : undefined;
         const r = await k.exec(name, argv, { env: f.env, cwd: f.workdir, stdin, timeoutMs: f.timeout, ...streamHooks(f.json, signal) });

@@ -1,7 +1,7 @@
 /** start, stop and remove: the same shape, one sandbox name each. */
 import type { Command } from 'commander';
 import type { RunFlags } from '../options.js';
-import { runAction } from '../action.js';
+import { runDaemonAction } from '../action.js';
 import { printInfo } from './list.js';
 
 export function register(program: Command): void {
@@ -15,7 +15,7 @@ export function register(program: Command): void {
       .argument('<name>', 'sandbox name')
       .option('--json', 'print the sandbox as JSON')
       .action(async (name: string, f: RunFlags) => {
-        await runAction(f, async (k) => {
+        await runDaemonAction(f, async (k) => {
           printInfo([await k[verb](name)], f.json);
           return 0;
         });
@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .summary('remove sandboxes and their files')
     .argument('<names...>', 'sandbox names')
     .action(async (names: string[]) => {
-      await runAction({}, async (k) => {
+      await runDaemonAction({}, async (k) => {
         for (const n of names) await k.remove(n);
         return 0;
       });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { SandboxInfo } from '../../core/types.js';
 import type { RunFlags } from '../options.js';
-import { runAction } from '../action.js';
+import { runDaemonAction } from '../action.js';
 
 export function printInfo(list: SandboxInfo[], json?: boolean): void {
   if (json) {
@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .summary('list sandboxes of every backend')
     .option('--json', 'print JSON (with what each backend applied)')
     .action(async (f: RunFlags) => {
-      await runAction(f, async (k) => {
+      await runDaemonAction(f, async (k) => {
         const list = await k.list();
         if (f.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
         else printInfo(list);
@@ -34,7 +34,7 @@ export function register(program: Command): void {
     .summary('show a sandbox and the isolation its backend applied, as JSON')
     .argument('<name>', 'sandbox name')
     .action(async (name: string) => {
-      await runAction({ json: true }, async (k) => {
+      await runDaemonAction({ json: true }, async (k) => {
         process.stdout.write(`${JSON.stringify(await k.get(name), null, 2)}\n`);
         return 0;
       });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
 import { addDirOption, addRunOptions, readStdin, type RunFlags } from '../options.js';
 import { finishRun, streamHooks } from '../output.js';
-import { runAction } from '../action.js';
+import { runDaemonAction } from '../action.js';
 import { parseLanguage } from '../../runtimes/index.js';
 
 export function register(program: Command): void {
@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .argument('[code]', 'the code, or - to read it from stdin');
   addDirOption(addRunOptions(cmd));
   cmd.action(async (language: string, code: string | undefined, f: RunFlags) => {
-    await runAction(f, async (k, signal) => {
+    await runDaemonAction(f, async (k, signal) => {
       const lang = parseLanguage(language);
       let source = code;
       let stdin: Uint8Array | undefined;

@@ -3,6 +3,8 @@
  * The serve options are declared here once; `daemon start` reuses them to launch this same command detached.
  */
 import { writeFileSync, readFileSync, unlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { RunningServer } from '../../api/http/server.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AgentKernel } from '../../service/kernel.js';
 import { overridesFrom, type RunFlags } from '../options.js';
@@ -21,6 +23,7 @@ export interface ServeFlags extends RunFlags {
   allowOrigin?: string[];
   mcp?: boolean;
   pidFile?: string;
+  socket?: string;
 }
 
 export function intOption(what: string, min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -46,7 +49,8 @@ export function addServerKernelOptions(cmd: Command): Command {
 export function addServeOptions(cmd: Command): Command {
   return addServerKernelOptions(cmd
     .option('--host <address>', 'address to listen on (default: 127.0.0.1, or [server] host in agentkernel.toml)')
-    .option('--port <port>', 'port to listen on; 0 picks a free one (default: 18888)', intOption('--port', 0, 65535)))
+    .option('--port <port>', 'port to listen on; 0 picks a free one (default: 18888)', intOption('--port', 0, 65535))
+    .option('--socket <path>', 'listen on this unix socket (mode 0600) instead of TCP; with --host or --port, on both'))
     .option('--max-body <bytes>', `largest request body accepted (default: ${DEFAULT_MAX_BODY_BYTES})`, intOption('--max-body', 1))
     .option('--allow-origin <origin>', 'also accept browser requests from this origin (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--no-mcp', 'do not serve MCP at /mcp');
@@ -58,6 +62,7 @@ export function serveArgs(f: ServeFlags): string[] {
   const put = (flag: string, v: string | number | undefined) => { if (v !== undefined) a.push(flag, String(v)); };
   put('--host', f.host);
   put('--port', f.port);
+  put('--socket', f.socket);
   put('--backend', f.backend);
   put('--profile', f.profile);
   put('--config', f.config);
@@ -73,7 +78,10 @@ export function serveArgs(f: ServeFlags): string[] {
 /** What the daemon's pid file holds; written by the server itself once it listens. */
 export interface PidRecord {
   pid: number;
-  url: string;
+  /** The TCP address, when the server listens on one. */
+  url?: string;
+  /** The unix socket, when the server listens on one. */
+  socket?: string;
   startedAt: string;
 }
 
@@ -100,15 +108,22 @@ async function serve(f: ServeFlags): Promise<void> {
   const key = loadOrCreateApiKey();
   const host = f.host ?? kernel.settings.server.host;
   const { startServer } = await import('../../api/http/server.js');
-  const server = await startServer({
-    kernel, apiKey: key.key, host, port: f.port ?? kernel.settings.server.port,
-    maxBodyBytes: f.maxBody, allowedOrigins: f.allowOrigin, mcp: f.mcp,
-  });
+  const common = { kernel, apiKey: key.key, maxBodyBytes: f.maxBody, allowedOrigins: f.allowOrigin, mcp: f.mcp };
+  const servers: RunningServer[] = [];
+  const onSocket = f.socket ? await startServer({ ...common, socketPath: resolve(f.socket) }) : undefined;
+  if (onSocket) servers.push(onSocket);
+  const tcp = !f.socket || f.host !== undefined || f.port !== undefined
+    ? await startServer({ ...common, host, port: f.port ?? kernel.settings.server.port })
+    : undefined;
+  if (tcp) servers.push(tcp);
   if (key.source === 'generated') note(`generated an API key, saved in ${key.path} (shown this once): ${key.key}`);
   else note(`API key: ${key.source === 'env' ? 'from AGENTKERNEL_API_KEY' : `in ${key.path}`}`);
-  if (!['127.0.0.1', 'localhost', '::1'].includes(host)) note(`listening on ${host}, not only on loopback: anyone who can reach it and has the key can run code`);
-  note(`listening on ${server.url}${f.mcp === false ? '' : ` (MCP at ${server.url}/mcp)`}`);
-  if (f.pidFile) writeFileSync(f.pidFile, JSON.stringify({ pid: process.pid, url: server.url, startedAt: new Date().toISOString() } satisfies PidRecord), { mode: 0o600 });
+  if (tcp && !['127.0.0.1', 'localhost', '::1'].includes(host)) note(`listening on ${host}, not only on loopback: anyone who can reach it and has the key can run code`);
+  for (const server of servers) note(`listening on ${server.url}${f.mcp === false ? '' : ` (MCP at ${server.url}/mcp)`}`);
+  if (f.pidFile) {
+    const rec: PidRecord = { pid: process.pid, url: tcp?.url, socket: onSocket?.socketPath, startedAt: new Date().toISOString() };
+    writeFileSync(f.pidFile, JSON.stringify(rec), { mode: 0o600 });
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -116,7 +131,7 @@ async function serve(f: ServeFlags): Promise<void> {
     stopping = true;
     note(`${signal}: shutting down`);
     if (f.pidFile) removeOwnPidFile(f.pidFile);
-    await Promise.race([server.close(), sleep(SHUTDOWN_GRACE_MS)]);
+    await Promise.race([Promise.all(servers.map((s) => s.close())), sleep(SHUTDOWN_GRACE_MS)]);
     await releaseKernel(kernel);
     process.exit(0);
   };

@@ -11,10 +11,11 @@ import { fromWireError, fromWireResult, fromWireSandbox } from '../../api/http/w
 import { readLocalApiKey } from '../../api/http/api-key.js';
 import { guestPath } from '../../api/http/operations.js';
 import type {
-  CallOptions, CommandRunOptions, ConnectionOptions, EphemeralRunOptions, RunOptions, WasmRunOptions,
+  CallOptions, CommandRunOptions, ComponentRunOptions, ConnectionOptions, EphemeralRunOptions, RunOptions, WasmRunOptions,
 } from '../options.js';
 import type { CreateSpec, Transport } from './types.js';
 import { readSse } from './sse.js';
+import { unixSocketFetch } from './unix-fetch.js';
 
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:18888';
 
@@ -43,13 +44,16 @@ function filesUrl(name: string, path: string): string {
 
 export class HttpTransport implements Transport {
   readonly baseUrl: string;
+  readonly socketPath?: string;
   private readonly apiKey?: string;
   private readonly fetchImpl: typeof fetch;
 
   constructor(opts: ConnectionOptions = {}) {
-    this.baseUrl = (opts.baseUrl ?? process.env.AGENTKERNEL_URL ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+    this.socketPath = opts.socketPath;
+    // over a socket the URL only carries the path; the host part is what the server sees in Host
+    this.baseUrl = opts.socketPath ? 'http://localhost' : (opts.baseUrl ?? process.env.AGENTKERNEL_URL ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
     this.apiKey = opts.apiKey ?? readLocalApiKey();
-    this.fetchImpl = opts.fetch ?? globalThis.fetch;
+    this.fetchImpl = opts.fetch ?? (opts.socketPath ? unixSocketFetch(opts.socketPath) : globalThis.fetch);
   }
 
   /** One request; network failures and aborts become typed errors, error envelopes are thrown. */
@@ -69,10 +73,12 @@ export class HttpTransport implements Transport {
       res = await this.fetchImpl(`${this.baseUrl}${path}`, { method, headers, body, signal: init.signal });
     } catch (e) {
       if (init.signal?.aborted) throw new AbortError();
+      const where = this.socketPath ? `unix:${this.socketPath}` : this.baseUrl;
+      // `unreachable`: the request never reached a server, so nothing ran and a caller may safely try elsewhere
       throw new UnavailableError(
-        `cannot reach agentkernel at ${this.baseUrl}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message} `
+        `cannot reach agentkernel at ${where}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message} `
           + '(start a server with `agentkernel serve` or `agentkernel daemon start`)',
-        { baseUrl: this.baseUrl },
+        { baseUrl: where, unreachable: true },
       );
     }
     if (!res.ok) throw await this.failure(res);
@@ -125,6 +131,11 @@ export class HttpTransport implements Transport {
   runWasm(module: Uint8Array | string, o: WasmRunOptions): Promise<ExecResult> {
     const source = typeof module === 'string' ? { module_path: module } : { module: Buffer.from(module).toString('base64') };
     return this.runAt('/wasm', { ...source, invoke: o.invoke, args: o.args, ...runFields(o), ...choiceFields(o) }, o);
+  }
+
+  runComponent(component: Uint8Array | string, o: ComponentRunOptions): Promise<ExecResult> {
+    const source = typeof component === 'string' ? { component_path: component } : { component: Buffer.from(component).toString('base64') };
+    return this.runAt('/component', { ...source, invoke: o.invoke, args: o.args, ...runFields(o), ...choiceFields(o) }, o);
   }
 
   backends(call: CallOptions): Promise<BackendStatus[]> {
