@@ -16,6 +16,7 @@ import { bearerAuth, refuseForeignBody, requireMediaType, sameOriginOnly } from 
 import type { ApiContext } from './operations.js';
 import { mcpHttpHandler } from '../mcp/http.js';
 import { VERSION } from './version.js';
+import { bodyBytes, header } from './node-request.js';
 
 import { DEFAULT_MAX_BODY_BYTES } from './defaults.js';
 
@@ -42,23 +43,8 @@ const tooLarge = (max: number) => new LimitError(`request body is larger than th
  * before anything is read; a chunked body is counted as it arrives.
  */
 async function readBody(c: Context, max: number): Promise<Uint8Array> {
-  if (Number(c.req.header('content-length') ?? 0) > max) throw tooLarge(max);
-  const body = c.req.raw.body;
-  if (!body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(max);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
+  if (Number(header(c, 'content-length') ?? 0) > max) throw tooLarge(max);
+  return bodyBytes(c, max, () => tooLarge(max));
 }
 
 /** Validate a JSON body: 415 for another media type, 400 for broken JSON or a schema violation. */
@@ -122,7 +108,7 @@ export function createApp(opts: AppOptions): Hono {
   });
   // declared oversize bodies are refused before routing, whatever the endpoint (MCP included)
   app.use('*', async (c, next) => {
-    if (Number(c.req.header('content-length') ?? 0) > maxBody) throw tooLarge(maxBody);
+    if (Number(header(c, 'content-length') ?? 0) > maxBody) throw tooLarge(maxBody);
     await next();
   });
 

@@ -6,6 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { HttpRefusal } from './errors.js';
+import { header } from './node-request.js';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
@@ -17,7 +18,7 @@ export function tokenMatches(given: string, expected: string): boolean {
 export function bearerAuth(key: string, publicPaths: ReadonlySet<string>): MiddlewareHandler {
   return async (c, next) => {
     if (!publicPaths.has(c.req.path)) {
-      const h = c.req.header('authorization') ?? '';
+      const h = header(c, 'authorization') ?? '';
       const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
       if (!m) throw new HttpRefusal('UNAUTHORIZED', 'missing bearer token: send "Authorization: Bearer <key>" (the key is in AGENTKERNEL_API_KEY or the api-key file written by `agentkernel serve`)', { 'WWW-Authenticate': 'Bearer' });
       if (!tokenMatches(m[1]!, key)) throw new HttpRefusal('UNAUTHORIZED', 'invalid bearer token', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
@@ -33,7 +34,7 @@ export function bearerAuth(key: string, publicPaths: ReadonlySet<string>): Middl
  */
 export function sameOriginOnly(allowed: () => ReadonlySet<string>): MiddlewareHandler {
   return async (c, next) => {
-    const origin = c.req.header('origin');
+    const origin = header(c, 'origin');
     if (origin !== undefined && !allowed().has(origin.toLowerCase())) {
       throw new HttpRefusal('FORBIDDEN', `cross-origin requests are refused (Origin: ${origin})`);
     }
@@ -52,7 +53,7 @@ export function ownOrigins(host: string, port: number, extra: readonly string[] 
 }
 
 function mediaType(c: Context): string | undefined {
-  return c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+  return header(c, 'content-type')?.split(';')[0]?.trim().toLowerCase();
 }
 
 /** JSON bodies only: a text/plain or form body (what a browser may send without a preflight) is refused. */

@@ -8,6 +8,7 @@ import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { ExecResult, RunHooks } from '../../core/types.js';
 import { toWireError, toWireResult } from './wire.js';
+import { clientSignal } from './node-request.js';
 
 export type StreamEvent = 'started' | 'stdout' | 'stderr' | 'exit' | 'error';
 
@@ -21,7 +22,8 @@ export function streamRun(c: Context, run: (hooks: RunHooks) => Promise<ExecResu
     const ac = new AbortController();
     const abort = () => ac.abort(new Error('the client disconnected'));
     stream.onAbort(abort);
-    c.req.raw.signal.addEventListener('abort', abort, { once: true });
+    const client = clientSignal(c);
+    client.addEventListener('abort', abort, { once: true });
     let seq = 0;
     // writes are chained so that events leave in the order the guest produced them; a failed write (the client
     // is gone) ends the chain's usefulness but never rejects it
@@ -47,7 +49,7 @@ export function streamRun(c: Context, run: (hooks: RunHooks) => Promise<ExecResu
       if (!ac.signal.aborted) await send('error', toWireError(e));
     } finally {
       clearInterval(keepalive);
-      c.req.raw.signal.removeEventListener('abort', abort);
+      client.removeEventListener('abort', abort);
       await tail;
     }
   });
