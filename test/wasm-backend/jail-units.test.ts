@@ -63,7 +63,7 @@ test('seccomp: program is well formed (every jump lands inside, ends in a return
   assert.ok(!deniedSyscalls('arm64').includes('iopl'), 'arm64 has no iopl');
 });
 
-test('bwrap: namespaces, clean env, /tmp before binds, mounts last with their mode', () => {
+test('bwrap: namespaces, clean env, /tmp before binds, mounts last with their mode, tmpfs read-only', () => {
   const a = bwrapArgs({
     readOnly: ['/usr/bin/node'],
     env: { A: '1' },
@@ -84,6 +84,12 @@ test('bwrap: namespaces, clean env, /tmp before binds, mounts last with their mo
   assert.deepEqual(a.slice(rw, rw + 3), ['--bind', '/data/in/sub', '/data/in/sub']);
   assert.deepEqual(a.slice(a.indexOf('--seccomp'), a.indexOf('--seccomp') + 2), ['--seccomp', '4']);
   assert.deepEqual(a.slice(a.indexOf('--')), ['--', '/usr/bin/node', 'w.js']);
+  // the jail's own tmpfs (root, /dev, /tmp) is read-only once the binds are in place: nothing unbounded to fill,
+  // nothing that outlives a run for the next caller
+  for (const p of ['/tmp', '/dev', '/']) {
+    const i = a.findIndex((x, j) => x === '--remount-ro' && a[j + 1] === p);
+    assert.ok(i > rw, `--remount-ro ${p} after the binds`);
+  }
   assert.ok(isReservedPath('/') && isReservedPath('/proc/1') && !isReservedPath('/data'));
 });
 

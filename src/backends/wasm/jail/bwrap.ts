@@ -46,6 +46,10 @@ export function bwrapArgs(spec: BwrapSpec): string[] {
   // parents before children, so that a nested mount is not hidden by its parent's bind
   const mounts = [...(spec.mounts ?? [])].sort((x, y) => x.hostPath.length - y.hostPath.length);
   for (const m of mounts) a.push(m.readOnly ? '--ro-bind' : '--bind', m.hostPath, m.hostPath);
+  // bwrap's own root, /dev and /tmp are unbounded tmpfs that outlive a run: writable, a guest reaching the file
+  // system (Pyodide's mountNodeFS) could fill host memory or leave files for the next run of the worker. Read-only
+  // after the binds (their mount points are made in them); not recursive, so rw binds and /dev/null stay writable.
+  a.push('--remount-ro', '/tmp', '--remount-ro', '/dev', '--remount-ro', '/');
   a.push('--chdir', '/');
   if (spec.seccompFd !== undefined) a.push('--seccomp', String(spec.seccompFd));
   a.push('--', ...spec.command);
