@@ -6,7 +6,7 @@
 import { UnsupportedError } from '../core/errors.js';
 import type {
   Availability, Backend, BackendName, Capabilities, CapabilityName, ExecOptions, ExecResult, FileEntry,
-  InvokeOptions, Language, Mount, RunCodeOptions, RunWasmOptions, SandboxInfo, SandboxSpec,
+  InvokeOptions, Language, Mount, RunCodeOptions, RunComponentOptions, RunWasmOptions, SandboxInfo, SandboxSpec,
 } from '../core/types.js';
 
 export const NO_CAPABILITIES: Capabilities = Object.freeze({
@@ -21,7 +21,7 @@ export function hasCapability(caps: Capabilities, cap: CapabilityName): boolean 
 
 /** Throw a clear UnsupportedError unless `backend` has `cap`. */
 export function requireCapability(backend: Backend, cap: CapabilityName): void {
-  if (!hasCapability(backend.capabilities(), cap)) throw unsupported(backend.name, cap);
+  if (!hasCapability(backend.capabilities(), cap)) throw unsupported(backend.name, cap, backend.unsupportedReason?.(cap));
 }
 
 export function unsupported(backend: BackendName, cap: CapabilityName, hint?: string): UnsupportedError {
@@ -50,5 +50,6 @@ export abstract class BaseBackend implements Backend {
   async runCode(language: Language, _code: string, _opts?: RunCodeOptions): Promise<ExecResult> {
     throw unsupported(this.name, `runCode:${language}`);
   }
+  async runComponent(_opts: RunComponentOptions): Promise<ExecResult> { throw unsupported(this.name, 'wasmComponent'); }
   async close(): Promise<void> {}
 }

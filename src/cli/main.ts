@@ -20,6 +20,7 @@ import { register as bench } from './commands/bench.js';
 import { register as setup } from './commands/setup.js';
 import { register as audit } from './commands/audit.js';
 import { register as plugin } from './commands/plugin.js';
+import { register as session } from './commands/session.js';
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
@@ -30,7 +31,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .enablePositionalOptions()
     .passThroughOptions();
-  for (const r of [run, runCode, create, lifecycle, exec, attach, list, cp, status, setup, bench, serve, mcpServer, daemon, audit, plugin]) r(program);
+  for (const r of [run, runCode, create, lifecycle, exec, attach, list, cp, status, setup, bench, serve, mcpServer, daemon, audit, session, plugin]) r(program);
   program.addHelpText(
     'after',
     '\nExit codes: the guest\'s own exit code; 124 timeout; 134 Wasm trap; 137 memory limit;\n' +

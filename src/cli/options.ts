@@ -8,7 +8,7 @@ import type { Mount } from '../core/types.js';
 import type { SettingsOverrides } from '../core/config.js';
 import { AgentKernel } from '../service/kernel.js';
 
-function positiveInt(what: string) {
+export function positiveInt(what: string) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive integer`);

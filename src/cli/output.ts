@@ -26,6 +26,8 @@ export function finishRun(r: ExecResult, json: boolean | undefined): number {
     return r.exitCode;
   }
   if (r.results) for (const v of r.results) process.stdout.write(`${v}\n`);
+  // a component export's return value, as JSON on one line
+  if (r.value !== undefined) process.stdout.write(`${JSON.stringify(r.value)}\n`);
   if (r.timedOut) note(`timed out after ${r.durationMs} ms (exit code ${r.exitCode})`);
   if (r.trap && !r.stderr.includes(r.trap.message)) note(`trap (${r.trap.kind}): ${r.trap.message}`);
   if (r.stdoutTruncated) note('stdout was truncated at the output limit (--output-limit)');

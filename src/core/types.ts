@@ -113,6 +113,8 @@ export interface ExecResult {
   error?: GuestError;
   /** invoke: the export's results, one per value (i64 as decimal strings to keep precision in JSON). */
   results?: (number | string)[];
+  /** runComponent with `invoke`: the export's return value as JSON (shapes in docs/components.md); null for none. */
+  value?: unknown;
   backend: BackendName;
   isolation?: IsolationReport;
 }
@@ -157,6 +159,20 @@ export interface InvokeOptions extends Omit<RunWasmOptions, 'args'> {
   export: string;
   /** Arguments, parsed by the export's signature (numbers or decimal strings). */
   args?: (number | string | bigint)[];
+}
+
+/** A WebAssembly component (WASI 0.2): run its wasi:cli/run, or call one exported function. */
+export interface RunComponentOptions extends ExecOptions {
+  /** Component bytes (binary or component text), or a path to a file holding either. */
+  component: Uint8Array | string;
+  /** argv[1..] of a command; argv[0] is the component's file name. */
+  args?: string[];
+  /** Preopened directories, as for runWasm. */
+  mounts?: Mount[];
+  /** Call this exported function (`name`, or `interface#name`) instead of wasi:cli/run. */
+  invoke?: string;
+  /** JSON arguments of `invoke`, checked against the function's WIT types. */
+  invokeArgs?: unknown[];
 }
 
 export interface RunCodeOptions extends ExecOptions {
@@ -222,6 +238,8 @@ export interface Backend {
   runWasm(opts: RunWasmOptions): Promise<ExecResult>;
   invoke(opts: InvokeOptions): Promise<ExecResult>;
   runCode(language: Language, code: string, opts?: RunCodeOptions): Promise<ExecResult>;
+  /** Run a WASI 0.2 component or call one of its exports (capability `wasmComponent`). */
+  runComponent(opts: RunComponentOptions): Promise<ExecResult>;
 
   /**
    * Interactive TTY session in a sandbox with the caller's stdio (the CLI's `attach`). Optional: only backends
@@ -229,6 +247,55 @@ export interface Backend {
    */
   attach?(name: string, opts?: { command?: string[] }): Promise<number>;
 
+  /** Persistent code sessions (interpreter state kept between calls; see docs/sessions.md). Absent: none here. */
+  readonly sessions?: SessionSupport;
+
+  /** Why a capability it lacks is missing (e.g. a guest not compiled yet), for the error that refuses it. Optional. */
+  unsupportedReason?(capability: CapabilityName): string | undefined;
+
   /** Release pooled workers/VMs/containers. The backend may be used again afterwards (pools refill lazily). */
   close(): Promise<void>;
+}
+
+// ---- persistent code sessions ----------------------------------------------------------------------------------
+
+/** A session's interpreter state, taken between calls (its linear memory). Opaque to callers. */
+export interface SessionImage {
+  language: Language;
+  backend: BackendName;
+  bytes: Uint8Array;
+  /** what the interpreter needs to check that the image fits it (e.g. addresses of its runtime objects) */
+  meta: Record<string, number>;
+}
+
+/** Host functions a session's code may call (`tools.NAME(...)`); arguments and results cross as JSON text. */
+export interface ToolHost {
+  names: string[];
+  /** Resolves with the result as JSON text; rejects with an error whose message the guest sees. */
+  call(name: string, argsJson: string): Promise<string>;
+}
+
+export interface SessionRunOptions extends RunHooks {
+  env?: Record<string, string>;
+  stdin?: string | Uint8Array;
+  timeoutMs: number;
+  memoryMb: number;
+  outputBytes: number;
+  tools?: ToolHost;
+}
+
+/** One live interpreter whose state survives between calls. */
+export interface SessionHandle {
+  readonly language: Language;
+  run(code: string, opts: SessionRunOptions): Promise<ExecResult>;
+  snapshot(): Promise<SessionImage>;
+  /** Put an image back (also revives a session whose interpreter was lost). */
+  restore(image: SessionImage): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SessionSupport {
+  languages: Language[];
+  /** A new interpreter, fresh or started from an image (fork). */
+  open(language: Language, opts: { memoryMb: number; image?: SessionImage }): Promise<SessionHandle>;
 }

@@ -51,6 +51,8 @@ export interface RuntimeOutcome {
   trap?: { kind: TrapKind; message: string };
   /** invoke(): results of the export. i64 values as decimal strings. */
   results?: (number | string)[];
+  /** invoke of a component export: its return value as JSON (docs/components.md). */
+  value?: unknown;
 }
 
 export interface CodeRuntime {

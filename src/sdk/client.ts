@@ -8,7 +8,7 @@
 import type { ExecResult, Language } from '../core/types.js';
 import type { BackendStatus } from '../backends/detect.js';
 import { ValidationError } from '../core/errors.js';
-import type { CallOptions, CommandRunOptions, ConnectionOptions, EphemeralRunOptions, WasmRunOptions } from './options.js';
+import type { CallOptions, CommandRunOptions, ComponentRunOptions, ConnectionOptions, EphemeralRunOptions, WasmRunOptions } from './options.js';
 import type { Transport } from './transport/types.js';
 import { HttpTransport } from './transport/http.js';
 import { localTransport, type LocalOptions } from './sandbox/index.js';
@@ -36,6 +36,15 @@ export class Client {
    */
   runWasm(module: Uint8Array | string, opts: WasmRunOptions = {}): Promise<ExecResult> {
     return this.transport.runWasm(module, opts);
+  }
+
+  /**
+   * Run a WASI 0.2 component (its wasi:cli/run), or call one of its exports with `invoke` (the return value comes
+   * back in `value`). `component` is the bytes of a component binary or component text, or the path of one on the
+   * machine that runs it.
+   */
+  runComponent(component: Uint8Array | string, opts: ComponentRunOptions = {}): Promise<ExecResult> {
+    return this.transport.runComponent(component, opts);
   }
 
   /** Run a command in a throw-away sandbox. A string runs through `sh -c`. */

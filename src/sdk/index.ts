@@ -8,6 +8,7 @@ export { Sandbox, type LocalOptions } from './sandbox/index.js';
 export { Commands } from './sandbox/commands/index.js';
 export { Filesystem } from './sandbox/filesystem/index.js';
 export { Client } from './client.js';
+export { CodeSession, type CodeSessionOptions, type SessionRunOptions, type SessionInfo, type SnapshotInfo, type ToolFn, type ToolInfo, type ToolSchema } from './session.js';
 export { HttpTransport, DEFAULT_BASE_URL } from './transport/http.js';
 export { LocalTransport } from './transport/local.js';
 export type { Transport, CreateSpec } from './transport/types.js';

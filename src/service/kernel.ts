@@ -5,15 +5,17 @@
  */
 import { loadConfig, resolveSettings, parseBackendName, type Settings, type SettingsOverrides } from '../core/config.js';
 import { getProfile } from '../core/profiles.js';
-import { NotFoundError, throwIfAborted } from '../core/errors.js';
+import { NotFoundError, UnsupportedError, isAgentKernelError, throwIfAborted } from '../core/errors.js';
 import type {
   Backend, BackendName, CapabilityName, ExecOptions, ExecResult, FileEntry, InvokeOptions, Language, Mount,
-  RunCodeOptions, RunWasmOptions, SandboxInfo, SandboxSpec,
+  RunCodeOptions, RunComponentOptions, RunWasmOptions, SandboxInfo, SandboxSpec,
 } from '../core/types.js';
 import { selectBackend, probeAll, type BackendStatus } from '../backends/detect.js';
 import { loadBackend, closeLoadedBackends } from '../backends/registry.js';
 import { requireCapability } from '../backends/base.js';
 import { SandboxStore, validateSandboxName, toInfo } from './store.js';
+import { SessionManager, type SessionCallOptions, type SessionInfo, type SnapshotInfo } from './sessions.js';
+import type { ToolFn, ToolInfo, ToolSchema } from './tools.js';
 import { AuditLog, audited, digest, envKeys, resultFields, type AuditFields, type AuditOrigin } from '../audit/index.js';
 
 /** Every operation may name its backend; otherwise settings, then automatic selection, decide. */
@@ -28,6 +30,8 @@ export class AgentKernel {
   readonly store: SandboxStore;
   /** Lifecycle events and commands, as JSON lines (see src/audit). */
   readonly audit: AuditLog;
+  /** Code sessions of this process (docs/sessions.md). */
+  readonly sessions: SessionManager;
 
   constructor(opts: {
     settings?: Settings; overrides?: SettingsOverrides; configPath?: string; store?: SandboxStore;
@@ -37,6 +41,7 @@ export class AgentKernel {
     this.settings = opts.settings ?? resolveSettings(loadConfig(opts.configPath), opts.overrides ?? {});
     this.store = opts.store ?? new SandboxStore();
     this.audit = new AuditLog(this.settings.audit, opts.origin);
+    this.sessions = new SessionManager({ memoryMb: () => this.settings.limits.memoryMb });
   }
 
   /** Run guest code under audit: a `started` record, then the outcome with the exit code. */
@@ -89,6 +94,18 @@ export class AgentKernel {
     const withLimits = this.withLimits(opts);
     return this.guest('run.invoke', { ...moduleFields(opts.module), export: opts.export, profile: withLimits.profile }, async () =>
       (await this.backendFor('invoke', opts)).invoke(withLimits));
+  }
+
+  async runComponent(opts: RunComponentOptions & BackendChoice): Promise<ExecResult> {
+    throwIfAborted(opts.signal);
+    const withLimits = this.withLimits(opts);
+    const fields = { ...moduleFields(opts.component), ...(opts.invoke ? { export: opts.invoke } : { argv: opts.args }), ...envKeys(opts.env), profile: withLimits.profile };
+    return this.guest('run.component', fields, async () => {
+      const backend = await this.backendFor('wasmComponent', opts).catch((e: unknown) => {
+        throw isAgentKernelError(e) && e.details?.backend === 'hyperlight' && e.details?.capability === 'wasmComponent' ? new UnsupportedError(HYPERLIGHT_COMPONENTS, e.details) : e;
+      });
+      return backend.runComponent(withLimits);
+    });
   }
 
   async runCode(language: Language, code: string, opts: RunCodeOptions & BackendChoice = {}): Promise<ExecResult> {
@@ -195,9 +212,55 @@ export class AgentKernel {
     return this.op('file.remove', { sandbox: name, path }, async () => (await this.owner(name, 'files')).removeFile(name, path));
   }
 
-  /** Release every pooled worker, VM and container this process holds. */
+  // ---- code sessions (interpreter state kept between calls) ----------------------------------------------------
+
+  /** A session's backend is the one named in the call (it must have sessions), else the portable `wasm` engine. */
+  async createSession(o: { name?: string; language: Language | string; memoryMb?: number } & BackendChoice): Promise<SessionInfo> {
+    const backend = o.backend ? parseBackendName(o.backend) : undefined;
+    return this.op('session.create', { sandbox: o.name, language: String(o.language) }, () => this.sessions.create({ ...o, backend }),
+      (i) => ({ sandbox: i.name, backend: i.backend }));
+  }
+
+  async runInSession(name: string, code: string, opts: Omit<RunCodeOptions, 'mounts' | 'cwd' | 'profile'> = {}): Promise<ExecResult> {
+    throwIfAborted(opts.signal);
+    const { profile: _p, ...limited } = this.withLimits(opts as RunCodeOptions);
+    return this.guest('session.run', { sandbox: name, ...digest(code), ...envKeys(opts.env) }, () =>
+      this.sessions.run(name, code, limited as SessionCallOptions));
+  }
+
+  async snapshotSession(name: string, snapshot?: string): Promise<SnapshotInfo> {
+    return this.op('session.snapshot', { sandbox: name }, () => this.sessions.snapshot(name, snapshot), (i) => ({ bytes: i.bytes }));
+  }
+
+  async restoreSession(name: string, snapshot?: string): Promise<SnapshotInfo> {
+    return this.op('session.restore', { sandbox: name }, () => this.sessions.restore(name, snapshot));
+  }
+
+  async forkSession(name: string, o: { name?: string; snapshot?: string } = {}): Promise<SessionInfo> {
+    return this.op('session.fork', { sandbox: name }, () => this.sessions.fork(name, o), (i) => ({ backend: i.backend }));
+  }
+
+  async closeSession(name: string): Promise<void> {
+    return this.op('session.close', { sandbox: name }, () => this.sessions.close(name));
+  }
+
+  listSessions(): SessionInfo[] {
+    return this.sessions.list();
+  }
+
+  /** A host function the session's code may call as `tools.NAME(...)`, its arguments checked against `schema`. */
+  registerTool(session: string, name: string, schema: ToolSchema, fn: ToolFn, description?: string): void {
+    this.sessions.registerTool(session, name, schema, fn, description);
+  }
+
+  listTools(session: string): ToolInfo[] {
+    return this.sessions.tools(session);
+  }
+
+  /** Release every pooled worker, VM and container this process holds, and end its code sessions. */
   async close(): Promise<void> {
     this.audit.close();
+    await this.sessions.closeAll();
     await closeLoadedBackends();
   }
 }
@@ -207,6 +270,12 @@ function backendOf(info: SandboxInfo): AuditFields {
 }
 
 /** A module given as bytes is recorded by digest; one given as a path by its path. */
+/** Why hyperlight says no to components, and what it would take. */
+const HYPERLIGHT_COMPONENTS =
+  "backend 'hyperlight' does not run WebAssembly components: its pipeline compiles core modules to native code " +
+  'with wasm2c, which does not understand the component model (a component needs its canonical-ABI lifting and ' +
+  "lowering and a WASI 0.2 host, which the micro-VM's guest runtime does not have yet). Run it on the 'wasm' backend (-B wasm)";
+
 function moduleFields(module: Uint8Array | string): AuditFields {
   return typeof module === 'string' ? { path: module } : digest(module);
 }

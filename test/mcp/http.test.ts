@@ -26,7 +26,7 @@ describe('MCP over streamable HTTP', { skip }, () => {
   test('a client with the token lists the tools and runs code', async () => {
     const client = await connect(s.key);
     try {
-      assert.equal((await client.listTools()).tools.length, 11);
+      assert.equal((await client.listTools()).tools.length, 19);
       const r = (await client.callTool({ name: 'run_code', arguments: { language: 'javascript', code: 'console.log([1,2,3].length)' } })) as ToolResult;
       assert.equal(r.structuredContent.exit_code, 0);
       assert.equal(r.structuredContent.stdout, '3\n');

@@ -10,8 +10,9 @@ import { wasmUnavailable, HELLO_WAT } from '../api/helpers.js';
 
 const skip = await wasmUnavailable();
 
-const TOOL_NAMES = ['run_code', 'run_wasm', 'sandbox_create', 'sandbox_exec', 'sandbox_file_read', 'sandbox_file_write', 'sandbox_list',
-  'sandbox_remove', 'sandbox_run', 'sandbox_start', 'sandbox_stop'];
+const TOOL_NAMES = ['run_code', 'run_component', 'run_wasm', 'sandbox_create', 'sandbox_exec', 'sandbox_file_read', 'sandbox_file_write', 'sandbox_list',
+  'sandbox_remove', 'sandbox_run', 'sandbox_start', 'sandbox_stop', 'session_close', 'session_create', 'session_fork', 'session_list',
+  'session_restore', 'session_run', 'session_snapshot'];
 
 type ToolResult = { isError?: boolean; content: { type: string; text: string }[]; structuredContent?: any };
 
@@ -45,6 +46,7 @@ describe('MCP over stdio', { skip }, () => {
     assert.ok((runCode.inputSchema.properties as Record<string, unknown>).timeout_ms);
     assert.ok(runCode.outputSchema?.properties?.exit_code);
     assert.ok(!('module_path' in (tools.find((t) => t.name === 'run_wasm')!.inputSchema.properties ?? {})), 'no host paths over MCP');
+    assert.ok(!('component_path' in (tools.find((t) => t.name === 'run_component')!.inputSchema.properties ?? {})), 'no host paths over MCP');
   });
 
   test('run_code returns structured output and a text summary; arguments are honoured', async () => {

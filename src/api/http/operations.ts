@@ -6,7 +6,7 @@
 import type { AgentKernel, BackendChoice } from '../../service/kernel.js';
 import type { ExecOptions, ExecResult, FileEntry, Limits, RunHooks, SandboxInfo } from '../../core/types.js';
 import { AgentKernelError, ValidationError, throwIfAborted } from '../../core/errors.js';
-import type { CodeRequest, CreateSandboxRequest, ExecFields, ExecRequest, RunRequest, WasmRequest } from './schemas.js';
+import type { CodeRequest, ComponentRequest, CreateSandboxRequest, ExecFields, ExecRequest, RunRequest, WasmRequest } from './schemas.js';
 
 export interface ApiContext {
   kernel: AgentKernel;
@@ -20,7 +20,7 @@ const CEILINGS: [keyof ExecFields & string, keyof Limits, string][] = [
   ['output_bytes', 'outputBytes', '--output-limit'],
 ];
 
-function execOptions(ctx: ApiContext, b: ExecFields, hooks: RunHooks): ExecOptions {
+export function execOptions(ctx: ApiContext, b: ExecFields, hooks: RunHooks): ExecOptions {
   for (const [field, limit, flag] of CEILINGS) {
     const v = b[field] as number | undefined;
     if (v !== undefined && v > ctx.limits[limit]) {
@@ -64,6 +64,23 @@ export function runWasm(ctx: ApiContext, b: WasmRequest, hooks: RunHooks = {}): 
   const opts = { ...execOptions(ctx, b, hooks), ...choice(b), module };
   if (b.invoke !== undefined) return ctx.kernel.invoke({ ...opts, export: b.invoke, args: b.args });
   return ctx.kernel.runWasm({ ...opts, args: (b.args ?? []).map(String) });
+}
+
+/** Exactly one way to name the component, as for modules. */
+function componentSource(b: ComponentRequest): Uint8Array | string {
+  const given = [b.component, b.wat, b.component_path].filter((x) => x !== undefined).length;
+  if (given !== 1) throw new ValidationError('give exactly one of component (base64), wat (text) or component_path');
+  if (b.component !== undefined) return new Uint8Array(Buffer.from(b.component, 'base64'));
+  if (b.wat !== undefined) return new TextEncoder().encode(b.wat);
+  return b.component_path!;
+}
+
+export function runComponent(ctx: ApiContext, b: ComponentRequest, hooks: RunHooks = {}): Promise<ExecResult> {
+  const opts = { ...execOptions(ctx, b, hooks), ...choice(b), component: componentSource(b) };
+  if (b.invoke !== undefined) return ctx.kernel.runComponent({ ...opts, invoke: b.invoke, invokeArgs: b.args ?? [] });
+  const args = b.args ?? [];
+  if (!args.every((a) => typeof a === 'string')) throw new ValidationError('args of a command component are strings', { field: 'args' });
+  return ctx.kernel.runComponent({ ...opts, args: args as string[] });
 }
 
 export function execIn(ctx: ApiContext, name: string, b: ExecRequest, hooks: RunHooks = {}): Promise<ExecResult> {

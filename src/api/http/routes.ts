@@ -8,13 +8,15 @@ import { z } from 'zod';
 import type { RunHooks, ExecResult } from '../../core/types.js';
 import {
   BackendStatusSchema, CodeRequestSchema, CreateSandboxRequestSchema, DirListingSchema, ExecRequestSchema, ExecResultSchema,
-  FileWrittenSchema, RunRequestSchema, SandboxInfoSchema, WasmRequestSchema,
+  FileWrittenSchema, RunRequestSchema, SandboxInfoSchema, WasmRequestSchema, ComponentRequestSchema,
 } from './schemas.js';
 import * as ops from './operations.js';
 import type { ApiContext } from './operations.js';
 import { streamRun } from './sse.js';
 import { toWireResult, toWireSandbox } from './wire.js';
 import { VERSION } from './version.js';
+import { sessionRoutes } from './sessions.js';
+import { clientSignal } from './node-request.js';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
 
@@ -26,7 +28,7 @@ export interface RouteSpec<B = unknown> {
   pattern?: string;
   summary: string;
   description?: string;
-  tag: 'service' | 'runs' | 'sandboxes' | 'files';
+  tag: 'service' | 'runs' | 'sandboxes' | 'files' | 'sessions';
   /** JSON body schema, or 'bytes' for a raw application/octet-stream body. */
   body?: z.ZodType<B> | 'bytes';
   /** The `data` schema of a success, 'sse' for an event stream, 'file' for raw bytes (or a JSON listing). */
@@ -53,7 +55,7 @@ const result = (c: Context, r: ExecResult, compatOutput = false): Response =>
   ok(c, compatOutput ? { ...toWireResult(r), output: r.stdout } : toWireResult(r));
 
 /** A run that stops when the client goes away. */
-const clientHooks = (c: Context): RunHooks => ({ signal: c.req.raw.signal });
+const clientHooks = (c: Context): RunHooks => ({ signal: clientSignal(c) });
 
 const name = (c: Context): string => c.req.param('name')!;
 
@@ -100,7 +102,7 @@ const fileRoutes: RouteSpec[] = [
 ];
 
 async function fileOrListing(c: Context, ctx: ApiContext, path: string): Promise<Response> {
-  const got = await ops.readPath(ctx, name(c), path, c.req.raw.signal);
+  const got = await ops.readPath(ctx, name(c), path, clientSignal(c));
   if (got.kind === 'dir') return ok(c, { path, entries: got.entries });
   return c.body(got.data as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(got.data.byteLength) });
 }
@@ -142,6 +144,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...runPair('/run', 'runs', 'Run a command in a throw-away sandbox', RunRequestSchema, (_c, ctx, b, h) => ops.runCommand(ctx, b, h), true),
   ...runPair('/code', 'runs', 'Run JavaScript, Python or shell code in a fresh interpreter', CodeRequestSchema, (_c, ctx, b, h) => ops.runCode(ctx, b, h)),
   ...runPair('/wasm', 'runs', 'Run a WASI module or call one of its exports', WasmRequestSchema, (_c, ctx, b, h) => ops.runWasm(ctx, b, h)),
+  ...runPair('/component', 'runs', 'Run a WASI 0.2 component or call one of its exports', ComponentRequestSchema, (_c, ctx, b, h) => ops.runComponent(ctx, b, h)),
   route({
     method: 'get', path: '/sandboxes', tag: 'sandboxes', summary: 'List sandboxes',
     response: z.array(SandboxInfoSchema),
@@ -173,4 +176,5 @@ export const ROUTES: readonly RouteSpec[] = [
   ...runPair('/sandboxes/{name}/exec', 'sandboxes', 'Run a command in a sandbox', ExecRequestSchema,
     (c, ctx, b, h) => ops.execIn(ctx, name(c), b, h), true),
   ...fileRoutes,
+  ...sessionRoutes({ route, ok, runPair }),
 ];

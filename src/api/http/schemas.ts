@@ -93,6 +93,22 @@ export const WasmRequestSchema = z
   .strict()
   .describe('Run a WASI preview1 module, or call one of its exports; give exactly one of module, wat, module_path');
 
+export const ComponentRequestSchema = z
+  .object({
+    component: z.base64().optional().describe('The component\'s bytes (.wasm binary or component text), base64-encoded'),
+    wat: z.string().optional().describe('The component in the component text format, instead of `component`'),
+    component_path: z.string().regex(/^\/.*\.(wasm|wat)$/, 'an absolute path to a .wasm or .wat file').optional()
+      .describe('Absolute path of a component file on the server\'s machine, instead of `component`'),
+    invoke: z.string().min(1).optional().describe('Call this exported function (`name` or `interface#name`) instead of wasi:cli/run'),
+    args: z.array(z.unknown()).optional()
+      .describe('Program arguments (strings, argv[1..]) of a command, or with `invoke` the export\'s arguments as JSON values '
+        + '(records as objects, variants as {"tag", "val"}, results as {"ok"} / {"err"}, options as null or the value)'),
+    ...execFields,
+    ...choiceFields,
+  })
+  .strict()
+  .describe('Run a WASI 0.2 component (wasi:cli/run), or call one of its exports; give exactly one of component, wat, component_path');
+
 export const CreateSandboxRequestSchema = z
   .object({
     name: SandboxNameSchema,
@@ -114,6 +130,7 @@ export const ExecRequestSchema = z
 export type RunRequest = z.infer<typeof RunRequestSchema>;
 export type CodeRequest = z.infer<typeof CodeRequestSchema>;
 export type WasmRequest = z.infer<typeof WasmRequestSchema>;
+export type ComponentRequest = z.infer<typeof ComponentRequestSchema>;
 export type CreateSandboxRequest = z.infer<typeof CreateSandboxRequestSchema>;
 export type ExecRequest = z.infer<typeof ExecRequestSchema>;
 export type ExecFields = { env?: Record<string, string>; cwd?: string; stdin?: string; timeout_ms?: number; memory_mb?: number; output_bytes?: number };
@@ -133,6 +150,7 @@ export const ExecResultSchema = z
     error: z.object({ name: z.string(), message: z.string(), traceback: z.string().optional() }).optional()
       .describe('runCode: the uncaught exception'),
     results: z.array(z.union([z.number(), z.string()])).optional().describe('invoke: the export\'s results'),
+    value: z.unknown().optional().describe('invoke of a component export: its return value as JSON'),
     backend: z.string(),
     isolation: z
       .object({
@@ -170,6 +188,7 @@ export const BackendStatusSchema = z.object({
   available: z.boolean(),
   reason: z.string().optional(),
   details: z.record(z.string(), z.unknown()).optional(),
+  autoSelect: z.boolean().optional().describe('false: usable only when named explicitly (e.g. a microVM under software emulation)'),
 });
 
 export const ErrorSchema = z.object({

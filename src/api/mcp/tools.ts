@@ -10,11 +10,12 @@ import type { ExecResult, RunHooks } from '../../core/types.js';
 import { ValidationError, isAgentKernelError } from '../../core/errors.js';
 import {
   CodeRequestSchema, CreateSandboxRequestSchema, ExecRequestSchema, ExecResultSchema, RunRequestSchema, SandboxInfoSchema,
-  SandboxNameSchema, WasmRequestSchema,
+  SandboxNameSchema, WasmRequestSchema, ComponentRequestSchema,
 } from '../http/schemas.js';
 import * as ops from '../http/operations.js';
 import type { ApiContext } from '../http/operations.js';
 import { toWireResult, toWireSandbox } from '../http/wire.js';
+import { sessionTools } from './session-tools.js';
 
 /** What a tool handler gets from the MCP request besides its arguments. */
 export interface ToolCall {
@@ -42,6 +43,7 @@ function runSummary(r: ExecResult): string {
   const lines = [`exit_code: ${r.exitCode}${r.timedOut ? ' (timed out)' : ''}${r.trap ? ` (trap: ${r.trap.kind}: ${r.trap.message})` : ''}`];
   if (r.error) lines.push(`error: ${r.error.name}: ${r.error.message}`);
   if (r.results) lines.push(`results: ${r.results.join(', ')}`);
+  if (r.value !== undefined) lines.push(`value: ${JSON.stringify(r.value)}`);
   if (r.stdout) lines.push(`--- stdout${r.stdoutTruncated ? ' (truncated)' : ''} ---`, r.stdout.replace(/\n$/, ''));
   if (r.stderr) lines.push(`--- stderr${r.stderrTruncated ? ' (truncated)' : ''} ---`, r.stderr.replace(/\n$/, ''));
   return lines.join('\n');
@@ -120,6 +122,16 @@ export const TOOLS: readonly ToolSpec[] = [
     output: ExecResultSchema,
     annotations: runAnnotations,
     run: async (ctx, a, call) => runResult(await ops.runWasm(ctx, a, hooks(call))),
+  }),
+  tool({
+    name: 'run_component',
+    title: 'Run a WebAssembly component',
+    description: 'Run a WASI 0.2 component (give `component` as base64 of its bytes, or `wat` as component text), or with '
+      + '`invoke` call one of its exported functions with `args` as JSON values and get its return value in `value`.',
+    input: ComponentRequestSchema.omit({ component_path: true }),
+    output: ExecResultSchema,
+    annotations: runAnnotations,
+    run: async (ctx, a, call) => runResult(await ops.runComponent(ctx, a, hooks(call))),
   }),
   tool({
     name: 'sandbox_create',
@@ -218,6 +230,7 @@ export const TOOLS: readonly ToolSpec[] = [
       return structured(`wrote ${data.byteLength} bytes to ${p}`, { path: p, size: data.byteLength });
     },
   }),
+  ...sessionTools({ tool, runResult, hooks, structured }),
 ];
 
 /** Progress notifications that carry guest output, when the client sent a progress token. */

@@ -14,12 +14,14 @@ import { dir } from '../../core/paths.js';
 import { getProfile } from '../../core/profiles.js';
 import {
   EXIT, type Availability, type Capabilities, type ExecOptions, type ExecResult, type FileEntry, type InvokeOptions,
-  type Language, type Limits, type Mount, type RunCodeOptions, type RunHooks, type RunWasmOptions, type SandboxInfo,
+  type Language, type Limits, type Mount, type RunCodeOptions, type RunComponentOptions, type RunHooks, type RunWasmOptions, type SandboxInfo,
   type SandboxSpec,
 } from '../../core/types.js';
 import { routeCommand } from '../../runtimes/command.js';
 import { LANGUAGES, parseLanguage } from '../../runtimes/index.js';
 import { loadModuleBytes } from '../../runtimes/wasm/module.js';
+import { loadComponentBytes, transpileComponent } from '../../runtimes/component/index.js';
+import { checkArgs, findFunction } from '../../runtimes/component/run.js';
 import { SandboxStore, toInfo, validateSandboxName, type SandboxRecord } from '../../service/store.js';
 import { BaseBackend } from '../base.js';
 import { Jail, type JailOptions } from './jail/index.js';
@@ -28,6 +30,7 @@ import { resolveLimits } from './limits.js';
 import { normalizeMounts } from './mounts.js';
 import { WorkerPool } from './pool.js';
 import { PythonSnapshot } from './snapshot.js';
+import { WasmSessions } from './sessions.js';
 import { WorkerProcess, type JobEnd } from './worker-process.js';
 import { moduleKey, type Job, type WireRequest } from './worker/protocol.js';
 import { WORKSPACE, Workspace } from './workspace.js';
@@ -53,7 +56,7 @@ export interface WasmBackendOptions {
   store?: SandboxStore;
 }
 
-interface Dispatch {
+export interface Dispatch {
   mounts: Mount[];
   limits: Limits;
   hooks: RunHooks;
@@ -88,6 +91,8 @@ export class WasmBackend extends BaseBackend {
   readonly jail: Jail;
   readonly pool: WorkerPool;
   readonly python: PythonSnapshot;
+  /** Code sessions: a pinned worker each (sessions.ts). */
+  readonly sessions: WasmSessions;
   private readonly store: SandboxStore;
   private readonly launch: LaunchOptions;
   private readonly grace: number;
@@ -99,6 +104,7 @@ export class WasmBackend extends BaseBackend {
     this.launch = { workerHeapMb: opts.workerHeapMb ?? 512, prewarm: opts.prewarm ?? ['javascript'] };
     this.grace = opts.timeoutGraceMs ?? 250;
     this.python = new PythonSnapshot(this.jail, this.launch);
+    this.sessions = new WasmSessions({ jail: this.jail, launch: this.launch, python: this.python, dispatch: (d, w) => this.dispatch(d, w) });
     this.pool = new WorkerPool({
       size: opts.poolSize ?? 2,
       maxMountWorkers: opts.maxMountWorkers ?? 4,
@@ -111,7 +117,7 @@ export class WasmBackend extends BaseBackend {
   capabilities(): Capabilities {
     return {
       lifecycle: true, exec: true, files: true, runWasm: true, invoke: true,
-      languages: [...LANGUAGES], snapshot: false, wasmComponent: false,
+      languages: [...LANGUAGES], snapshot: false, wasmComponent: true,
     };
   }
 
@@ -138,6 +144,7 @@ export class WasmBackend extends BaseBackend {
   }
 
   async close(): Promise<void> {
+    // sessions are closed by the kernel that made them: another kernel in this process may share this backend
     await this.pool.close();
   }
 
@@ -171,6 +178,28 @@ export class WasmBackend extends BaseBackend {
     });
   }
 
+  async runComponent(o: RunComponentOptions): Promise<ExecResult> {
+    throwIfAborted(o.signal);
+    const limits = resolveLimits(o);
+    const mounts = normalizeMounts(o.mounts);
+    // transpiled here, on the host (cached): the worker only instantiates
+    const component = await transpileComponent(await loadComponentBytes(o.component));
+    let invoke: { name: string; args: unknown[] } | undefined;
+    if (o.invoke !== undefined) {
+      if (typeof o.invoke !== 'string' || o.invoke === '') throw new ValidationError('invoke needs the name of an exported function');
+      const args = o.invokeArgs ?? [];
+      // checked before a worker is involved: a wrong argument is the caller's error, named by parameter
+      checkArgs(findFunction(component.wit, o.invoke), args);
+      invoke = { name: o.invoke, args };
+    }
+    const programName = typeof o.component === 'string' && !o.component.trimStart().startsWith('(') ? basename(o.component) : 'component.wasm';
+    const args = (o.args ?? []).map(String);
+    return this.dispatch({
+      mounts, limits, hooks: o, env: o.env, stdin: o.stdin, cwd: o.cwd,
+      job: (req) => ({ kind: 'component', component, programName, args, ...(invoke ? { invoke } : {}), req }),
+    });
+  }
+
   async runCode(language: Language, code: string, o: RunCodeOptions = {}): Promise<ExecResult> {
     throwIfAborted(o.signal);
     const lang = parseLanguage(language);
@@ -196,8 +225,8 @@ export class WasmBackend extends BaseBackend {
     });
   }
 
-  /** Send one job to a worker for these mounts and turn how it ended into an ExecResult. */
-  private async dispatch(d: Dispatch): Promise<ExecResult> {
+  /** Send one job to a worker for these mounts (or to a session's own worker) and turn how it ended into an ExecResult. */
+  private async dispatch(d: Dispatch, pinned?: WorkerProcess): Promise<ExecResult> {
     const signal = d.hooks.signal;
     const env = checkEnv(d.env);
     const stdin = toBytes(d.stdin);
@@ -206,7 +235,7 @@ export class WasmBackend extends BaseBackend {
     const started = performance.now();
     const stdout = new BoundedOutput(d.limits.outputBytes, d.hooks.onStdout);
     const stderr = new BoundedOutput(d.limits.outputBytes, d.hooks.onStderr);
-    const worker = await this.pool.acquire(d.mounts, signal);
+    const worker = pinned ?? await this.pool.acquire(d.mounts, signal);
     let end: JobEnd | undefined;
     try {
       const req: WireRequest = {
@@ -223,7 +252,7 @@ export class WasmBackend extends BaseBackend {
         onOutput: (c) => (c.stream === 'stdout' ? stdout : stderr).write(c.data),
       });
     } finally {
-      this.pool.release(worker, end?.kind === 'done' ? end.rss : undefined);
+      if (!pinned) this.pool.release(worker, end?.kind === 'done' ? end.rss : undefined);
     }
     const base = { backend: this.name, isolation: plan.report };
     if (end.kind === 'killed') {
@@ -258,6 +287,7 @@ export class WasmBackend extends BaseBackend {
       ...(o.trap ? { trap: o.trap } : {}),
       ...(o.error ? { error: o.error } : {}),
       ...(o.results ? { results: o.results } : {}),
+      ...('value' in o ? { value: o.value } : {}),
       ...base,
     };
   }

@@ -4,7 +4,7 @@
  * the worker does, the host only ever sees a resolved JobEnd or a typed error.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Writable } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import { AgentKernelError, UnavailableError, errorFromJSON } from '../../core/errors.js';
 import type { RuntimeOutcome } from '../../runtimes/types.js';
 import type { Jail, WorkerLaunch } from './jail/index.js';
@@ -55,6 +55,9 @@ interface Current {
 
 let nextId = 1;
 
+/** The stdio slot of a session worker's tool channel (after ipc and the seccomp pipe). */
+export const TOOL_FD = 5;
+
 export class WorkerProcess {
   state: 'idle' | 'busy' | 'dead' = 'idle';
   /** Every process of the worker (the jail's and node), from the host's view; node is last. */
@@ -86,11 +89,16 @@ export class WorkerProcess {
     return this.pids[this.pids.length - 1] ?? this.child.pid ?? -1;
   }
 
-  static async start(jail: Jail, launch: WorkerLaunch, key: string, startTimeoutMs = 30_000): Promise<WorkerProcess> {
+  /** A session worker's end of its tool channel (a socket; see worker/session.ts). */
+  get toolSocket(): Duplex | undefined {
+    return ((this.child.stdio as unknown as (Duplex | null | undefined)[])[TOOL_FD]) ?? undefined;
+  }
+
+  static async start(jail: Jail, launch: WorkerLaunch, key: string, startTimeoutMs = 30_000, opts: { toolChannel?: boolean } = {}): Promise<WorkerProcess> {
     const cmd = await jail.command(launch);
     const child = spawn(cmd.file, cmd.args, {
       env: cmd.env,
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc', cmd.seccomp ? 'pipe' : 'ignore'],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc', cmd.seccomp ? 'pipe' : 'ignore', ...(opts.toolChannel ? ['pipe' as const] : [])],
       serialization: 'advanced',
       // its own process group, so that one kill reaches the jail's processes too
       detached: true,

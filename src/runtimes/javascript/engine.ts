@@ -70,4 +70,19 @@ export class QuickJsEngine {
   retire(): void {
     this.retired = true;
   }
+
+  /** The module's linear memory (a session's image is a copy of it). */
+  get linearMemory(): { readonly buffer: ArrayBuffer } {
+    return this.memory;
+  }
+
+  /**
+   * Grow the memory to at least `bytes` through the module's own allocator, so Emscripten's views of it follow.
+   * Only for an image about to be written over it: the allocation is never freed by anyone.
+   */
+  growTo(bytes: number): void {
+    const em = (this.module as unknown as { module: { _malloc(n: number): number } }).module;
+    const missing = bytes - this.memory.buffer.byteLength;
+    if (missing > 0 && em._malloc(missing + PAGE) === 0) throw new RangeError(`could not grow QuickJS memory to ${bytes} bytes`);
+  }
 }

@@ -21,7 +21,7 @@ const MiB = 1024 * 1024;
 const MAX_STACK_BYTES = 256 * 1024;
 
 /** Why a run stopped early, decided by the host callbacks. */
-interface StopState {
+export interface StopState {
   exitRequested: boolean;
   exitCode: number;
   timedOut: boolean;
@@ -39,6 +39,51 @@ interface WarmContext {
 }
 
 class GuestExit extends Error {}
+
+/** A runtime and context with the prelude parsed (not yet run). */
+export function newContext(engine: QuickJsEngine): { rt: QuickJSRuntime; ctx: QuickJSContext; prelude: QuickJSHandle } {
+  const rt = engine.module.newRuntime();
+  rt.setMaxStackSize(MAX_STACK_BYTES);
+  const ctx = rt.newContext();
+  const prelude = ctx.unwrapResult(ctx.evalCode(PRELUDE_SOURCE, 'prelude.js', { type: 'global', strict: true }));
+  return { rt, ctx, prelude };
+}
+
+/**
+ * The host functions handed to the prelude. They serve whichever run is current, so a context that outlives a run
+ * (a session) keeps one set: its functions are created once and their ids stay what its memory image refers to.
+ */
+export class HostBridge {
+  run?: GuestRun;
+  /** Synchronous call of a host tool (sessions only): returns the answer line. */
+  callTool?: (name: string, argsJson: string) => string;
+  readonly host: QuickJSHandle;
+
+  constructor(ctx: QuickJSContext) {
+    const host = ctx.newObject();
+    const fn = (name: string, impl: (run: GuestRun, ...args: QuickJSHandle[]) => QuickJSHandle | void): void => {
+      const f = ctx.newFunction(name, (...args) => (this.run ? impl(this.run, ...args) : undefined));
+      ctx.setProp(host, name, f);
+      f.dispose();
+    };
+    fn('write', (run, fd, text) => run.write(ctx.getNumber(fd), ctx.getString(text)));
+    fn('writeBytes', (run, fd, buf) => {
+      const bytes = ctx.getArrayBuffer(buf);
+      try {
+        run.write(ctx.getNumber(fd), bytes.value.slice());
+      } finally {
+        bytes.dispose();
+      }
+    });
+    fn('exit', (run, code) => run.exit(ctx.getNumber(code)));
+    fn('stdin', (run) => ctx.newString(Buffer.from(run.req.stdin).toString('utf8')));
+    fn('callTool', (_run, name, args) => {
+      if (!this.callTool) throw new Error('no tools are available here');
+      return ctx.newString(this.callTool(ctx.getString(name), ctx.getString(args)));
+    });
+    this.host = host;
+  }
+}
 
 export class QuickJsRuntime implements CodeRuntime {
   readonly language = 'javascript' as const;
@@ -119,11 +164,7 @@ export class QuickJsRuntime implements CodeRuntime {
   }
 
   private makeWarm(engine: QuickJsEngine): WarmContext {
-    const rt = engine.module.newRuntime();
-    rt.setMaxStackSize(MAX_STACK_BYTES);
-    const ctx = rt.newContext();
-    const prelude = ctx.unwrapResult(ctx.evalCode(PRELUDE_SOURCE, 'prelude.js', { type: 'global', strict: true }));
-    return { engine, rt, ctx, prelude };
+    return { engine, ...newContext(engine) };
   }
 
   private fillWarm(): void {
@@ -162,8 +203,14 @@ export class QuickJsRuntime implements CodeRuntime {
   }
 }
 
-/** One run inside a fresh context: owns every handle it creates and frees them all. */
-class GuestRun {
+/** What a session's runs share: the bridge made with its context, and a step after the prelude (e.g. `tools`). */
+export interface GuestRunOptions {
+  bridge?: HostBridge;
+  afterPrelude?: (ctx: QuickJSContext, host: QuickJSHandle) => void;
+}
+
+/** One run inside a context: owns every handle it creates and frees them all. */
+export class GuestRun {
   private readonly handles: QuickJSHandle[] = [];
   private tickFn?: QuickJSHandle;
   private formatErrorFn?: QuickJSHandle;
@@ -173,10 +220,24 @@ class GuestRun {
     private readonly ctx: QuickJSContext,
     private readonly rt: QuickJSRuntime,
     private readonly prelude: QuickJSHandle,
-    private readonly req: CodeRequest,
+    readonly req: CodeRequest,
     private readonly out: OutputSink,
     private readonly stop: StopState,
+    private readonly opts: GuestRunOptions = {},
   ) {}
+
+  write(fd: number, data: string | Uint8Array): void {
+    if (this.stop.exitRequested) return;
+    if (fd === 2) this.out.stderr(data);
+    else this.out.stdout(data);
+  }
+
+  exit(code: number): never {
+    this.stop.exitCode = code & 0xff;
+    this.stop.exitRequested = true;
+    // unwinds the guest; if it catches this, the interrupt handler ends the run at its next check
+    throw new GuestExit('process.exit');
+  }
 
   private keep<T extends QuickJSHandle>(h: T): T {
     this.handles.push(h);
@@ -201,6 +262,7 @@ class GuestRun {
       }
       return this.finish();
     } finally {
+      if (this.opts.bridge?.run === this) this.opts.bridge.run = undefined;
       for (const h of this.handles.reverse()) if (h.alive) h.dispose();
     }
   }
@@ -225,36 +287,13 @@ class GuestRun {
 
   private installPrelude(): void {
     const { ctx } = this;
-    const host = this.keep(ctx.newObject());
-    const fn = (name: string, impl: (...args: QuickJSHandle[]) => QuickJSHandle | void): void => {
-      const f = ctx.newFunction(name, impl);
-      ctx.setProp(host, name, f);
-      f.dispose();
-    };
-    fn('write', (fd, text) => {
-      if (this.stop.exitRequested) return;
-      const s = ctx.getString(text);
-      if (ctx.getNumber(fd) === 2) this.out.stderr(s);
-      else this.out.stdout(s);
-    });
-    fn('writeBytes', (fd, buf) => {
-      if (this.stop.exitRequested) return;
-      const bytes = ctx.getArrayBuffer(buf);
-      try {
-        const copy = bytes.value.slice();
-        if (ctx.getNumber(fd) === 2) this.out.stderr(copy);
-        else this.out.stdout(copy);
-      } finally {
-        bytes.dispose();
-      }
-    });
-    fn('exit', (code) => {
-      this.stop.exitCode = ctx.getNumber(code) & 0xff;
-      this.stop.exitRequested = true;
-      // unwinds the guest; if it catches this, the interrupt handler ends the run at its next check
-      throw new GuestExit('process.exit');
-    });
-    fn('stdin', () => ctx.newString(Buffer.from(this.req.stdin).toString('utf8')));
+    let bridge = this.opts.bridge;
+    if (!bridge) {
+      bridge = new HostBridge(ctx);
+      this.keep(bridge.host);
+    }
+    bridge.run = this;
+    const host = bridge.host;
 
     const config = JSON.stringify({
       argv: ['node', this.req.scriptPath ?? '[eval]', ...(this.req.args ?? [])],
@@ -266,6 +305,7 @@ class GuestRun {
     this.tickFn = this.keep(ctx.getProp(api, 'tick'));
     this.formatErrorFn = this.keep(ctx.getProp(api, 'formatError'));
     this.exitCodeFn = this.keep(ctx.getProp(api, 'exitCode'));
+    this.opts.afterPrelude?.(ctx, host);
   }
 
   /** Runs microtasks and timers until none are left. Returns the error handle of an uncaught exception, if any. */

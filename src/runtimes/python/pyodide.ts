@@ -44,10 +44,13 @@ export interface PyodideLoadInfo {
 interface Instance {
   py: PyodideAPI;
   m: EmModule;
-  run: (code: string, filename: string, argvJson: string, envJson: string, cwd: string) => string;
+  run: RunnerFn;
   memory: MemoryImage;
   fs: FsImage;
 }
+
+/** The runner's `run` (runner.ts); `keep` reuses the session's __main__ and sets its `tools`. */
+export type RunnerFn = (code: string, filename: string, argvJson: string, envJson: string, cwd: string, keep?: boolean, toolsJson?: string) => string;
 
 type PythonCallable = ((...args: unknown[]) => unknown) & { destroy(): void };
 
@@ -67,7 +70,7 @@ function loadConfig(extra: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
-async function load(extra: Record<string, unknown>): Promise<PyodideAPI> {
+export async function load(extra: Record<string, unknown>): Promise<PyodideAPI> {
   const { loadPyodide } = await import('pyodide');
   return loadPyodide(loadConfig(extra));
 }
@@ -126,41 +129,20 @@ export class PyodideRuntime implements CodeRuntime {
     const py = await load(snapshot ? { _loadSnapshot: snapshot } : {});
     const m = (py as unknown as { _module: EmModule })._module;
     py.setInterruptBuffer(this.deadline.interruptBuffer);
-    py.runPython(
-      [
-        'import sys, types',
-        `_m = types.ModuleType(${JSON.stringify(RUNNER_MODULE)})`,
-        `exec(${JSON.stringify(RUNNER_SOURCE)}, _m.__dict__)`,
-        `sys.modules[${JSON.stringify(RUNNER_MODULE)}] = _m`,
-        'del _m',
-        // output reaches the caller line by line, as it is produced
-        'sys.stdout.reconfigure(line_buffering=True)',
-        'sys.dont_write_bytecode = True',
-        ...PRELOADED_MODULES.map((name) => `import ${name}`),
-      ].join('\n'),
-    );
-    // an owned proxy of the runner function, kept for the life of the interpreter
-    const runFn = py.runPython(`__import__(${JSON.stringify(RUNNER_MODULE)}).run`) as PythonCallable;
-    installReadOnlyGuard(m.FS, m.ERRNO_CODES.EROFS);
+    const { run: runFn } = installRunner(py);
     this.guardGrowth(m);
     // the clean state: taken last, after every change above
     const fs = new FsImage(m.FS, m.MEMFS);
     const memory = new MemoryImage(m);
     this.loadInfo = { fromSnapshot: !!snapshot, loadMs: performance.now() - started, cleanStateBytes: memory.size };
-    return { py, m, run: runFn as unknown as Instance['run'], memory, fs };
+    return { py, m, run: runFn, memory, fs };
   }
 
   /** Emscripten grows memory through memory.grow(); past the cap it gets an error, so malloc fails -> MemoryError. */
   private guardGrowth(m: EmModule): void {
-    const mem = moduleMemory(m);
-    const grow = mem.grow.bind(mem);
-    mem.grow = (delta: number): number => {
-      if (mem.buffer.byteLength + delta * 65536 > this.capBytes) {
-        this.refusedGrowth = true;
-        throw new RangeError('memory cap reached');
-      }
-      return grow(delta);
-    };
+    guardGrowth(m, () => this.capBytes, () => {
+      this.refusedGrowth = true;
+    });
   }
 
   private async runExclusive(req: CodeRequest, out: OutputSink): Promise<RuntimeOutcome> {
@@ -188,7 +170,7 @@ export class PyodideRuntime implements CodeRuntime {
       else this.retire();
       throw e;
     }
-    this.connectStdio(inst.py, req.stdin, out);
+    connectStdio(inst.py, req.stdin, out);
 
     const script = req.scriptPath;
     const filename = !script || (script.startsWith('-') && script !== '-') ? '<string>' : script === '-' ? '<stdin>' : script;
@@ -218,38 +200,7 @@ export class PyodideRuntime implements CodeRuntime {
     if (healthy) this.scheduleReset(inst);
     else this.retire();
 
-    if (fired) return timedOut(out);
-    if (hostError !== undefined) {
-      // os._exit(n) ends the C program: a plain exit status (the interpreter is gone, hence retired above)
-      const status = (hostError as { status?: unknown }).status;
-      if (/^Exit/.test((hostError as Error).name) && typeof status === 'number') return { exitCode: status & 0xff };
-      if (refused) return memoryLimit(out, req.memoryMb);
-      const message = hostError instanceof Error ? hostError.message : String(hostError);
-      out.stderr(`Fatal Python error: ${message}\n`);
-      return { exitCode: EXIT.TRAP, trap: { kind: 'unknown', message } };
-    }
-    const result = JSON.parse(raw as string) as RunnerResult;
-    if (result.error) out.stderr(result.error.traceback);
-    if (overCap || (result.memoryError && refused)) {
-      return { ...memoryLimit(out, req.memoryMb), ...(result.error ? { error: result.error } : {}) };
-    }
-    return { exitCode: result.exit, ...(result.error ? { error: result.error } : {}) };
-  }
-
-  private connectStdio(py: PyodideAPI, stdin: Uint8Array, out: OutputSink): void {
-    // Pyodide hands a view of its own memory: copy before it is reused
-    py.setStdout({ write: (b: Uint8Array) => (out.stdout(b.slice()), b.length), isatty: false });
-    py.setStderr({ write: (b: Uint8Array) => (out.stderr(b.slice()), b.length), isatty: false });
-    let pos = 0;
-    py.setStdin({
-      read: (buf: Uint8Array) => {
-        const n = Math.min(buf.length, stdin.length - pos);
-        buf.set(stdin.subarray(pos, pos + n));
-        pos += n;
-        return n;
-      },
-      isatty: false,
-    });
+    return outcomeOf({ raw, hostError, fired, overCap, refused, memoryMb: req.memoryMb }, out);
   }
 
   /** Put the clean state back once the caller has its result; the next run waits for this. */
@@ -274,12 +225,91 @@ export class PyodideRuntime implements CodeRuntime {
   }
 }
 
-function timedOut(out: OutputSink): RuntimeOutcome {
+/**
+ * Sets up a loaded interpreter for runs: the runner module, line-buffered output, the preloaded modules and the
+ * read-only guard of mounts. Returns the module and the runner's entry point (an owned proxy kept for the life of
+ * the interpreter).
+ */
+export function installRunner(py: PyodideAPI): { m: EmModule; run: RunnerFn } {
+  const m = (py as unknown as { _module: EmModule })._module;
+  py.runPython(
+    [
+      'import sys, types',
+      `_m = types.ModuleType(${JSON.stringify(RUNNER_MODULE)})`,
+      `exec(${JSON.stringify(RUNNER_SOURCE)}, _m.__dict__)`,
+      `sys.modules[${JSON.stringify(RUNNER_MODULE)}] = _m`,
+      'del _m',
+      // output reaches the caller line by line, as it is produced
+      'sys.stdout.reconfigure(line_buffering=True)',
+      'sys.dont_write_bytecode = True',
+      ...PRELOADED_MODULES.map((name) => `import ${name}`),
+    ].join('\n'),
+  );
+  const runFn = py.runPython(`__import__(${JSON.stringify(RUNNER_MODULE)}).run`) as PythonCallable;
+  installReadOnlyGuard(m.FS, m.ERRNO_CODES.EROFS);
+  return { m, run: runFn as unknown as RunnerFn };
+}
+
+/** Emscripten grows memory through memory.grow(); past cap() it gets an error, so malloc fails -> MemoryError. */
+export function guardGrowth(m: EmModule, cap: () => number, refused: () => void): void {
+  const mem = moduleMemory(m);
+  const grow = mem.grow.bind(mem);
+  mem.grow = (delta: number): number => {
+    if (mem.buffer.byteLength + delta * 65536 > cap()) {
+      refused();
+      throw new RangeError('memory cap reached');
+    }
+    return grow(delta);
+  };
+}
+
+/** The run's stdin and output streams. */
+export function connectStdio(py: PyodideAPI, stdin: Uint8Array, out: OutputSink): void {
+  // Pyodide hands a view of its own memory: copy before it is reused
+  py.setStdout({ write: (b: Uint8Array) => (out.stdout(b.slice()), b.length), isatty: false });
+  py.setStderr({ write: (b: Uint8Array) => (out.stderr(b.slice()), b.length), isatty: false });
+  let pos = 0;
+  py.setStdin({
+    read: (buf: Uint8Array) => {
+      const n = Math.min(buf.length, stdin.length - pos);
+      buf.set(stdin.subarray(pos, pos + n));
+      pos += n;
+      return n;
+    },
+    isatty: false,
+  });
+}
+
+/** How a run ended, from what the runner returned (or threw) and what the guards saw. */
+export function outcomeOf(
+  r: { raw?: string; hostError: unknown; fired: boolean; overCap: boolean; refused: boolean; memoryMb: number },
+  out: OutputSink,
+): RuntimeOutcome {
+  const { hostError, refused } = r;
+  if (r.fired) return timedOut(out);
+  if (hostError !== undefined) {
+    // os._exit(n) ends the C program: a plain exit status (the interpreter is gone)
+    const status = (hostError as { status?: unknown }).status;
+    if (/^Exit/.test((hostError as Error).name) && typeof status === 'number') return { exitCode: status & 0xff };
+    if (refused) return memoryLimit(out, r.memoryMb);
+    const message = hostError instanceof Error ? hostError.message : String(hostError);
+    out.stderr(`Fatal Python error: ${message}\n`);
+    return { exitCode: EXIT.TRAP, trap: { kind: 'unknown', message } };
+  }
+  const result = JSON.parse(r.raw as string) as RunnerResult;
+  if (result.error) out.stderr(result.error.traceback);
+  if (r.overCap || (result.memoryError && refused)) {
+    return { ...memoryLimit(out, r.memoryMb), ...(result.error ? { error: result.error } : {}) };
+  }
+  return { exitCode: result.exit, ...(result.error ? { error: result.error } : {}) };
+}
+
+export function timedOut(out: OutputSink): RuntimeOutcome {
   out.stderr('timeout: the run was stopped at its deadline\n');
   return { exitCode: EXIT.TIMEOUT };
 }
 
-function memoryLimit(out: OutputSink, memoryMb: number): RuntimeOutcome {
+export function memoryLimit(out: OutputSink, memoryMb: number): RuntimeOutcome {
   const message = `memory limit of ${memoryMb} MiB reached`;
   out.stderr(`${message}\n`);
   return { exitCode: EXIT.MEMORY, trap: { kind: 'memory_limit', message } };

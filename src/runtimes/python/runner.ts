@@ -41,25 +41,69 @@ def _flush():
         except BaseException:
             pass
 
-def run(code, filename, argv_json, env_json, cwd):
-    # modules imported before the clean-state copy carry the seed they were given then: reseed per run
-    rnd = sys.modules.get("random")
-    if rnd is not None:
-        rnd.seed()
-    tmp = sys.modules.get("tempfile")
-    if tmp is not None:
-        tmp._name_sequence = None
+# a session's host function (set by the session's setup): (name, args_json) -> answer_json
+_host = None
+# a session's __main__, kept from call to call
+_kept = None
+
+class ToolError(Exception):
+    pass
+
+def _call_tool(name, kwargs):
+    if _host is None:
+        raise ToolError("no tools are available here")
+    answer = _loads(_host(name, _dumps(kwargs)))
+    if not answer["ok"]:
+        raise ToolError(answer["error"])
+    return _loads(answer["json"])
+
+class _Tools:
+    """The host's tools registered for this session: tools.NAME(**kwargs)."""
+    __slots__ = ("_names",)
+    def __init__(self, names):
+        object.__setattr__(self, "_names", frozenset(names))
+    def __getattr__(self, name):
+        if name not in self._names:
+            raise AttributeError(f"no tool named {name!r} is registered")
+        def call(**kwargs):
+            return _call_tool(name, kwargs)
+        call.__name__ = name
+        return call
+    def __setattr__(self, name, value):
+        raise AttributeError("tools are read-only")
+    def __dir__(self):
+        return sorted(self._names)
+
+def run(code, filename, argv_json, env_json, cwd, keep=False, tools_json="[]"):
+    global _kept
+    if not keep:
+        # modules imported before the clean-state copy carry the seed they were given then: reseed per run
+        rnd = sys.modules.get("random")
+        if rnd is not None:
+            rnd.seed()
+        tmp = sys.modules.get("tempfile")
+        if tmp is not None:
+            tmp._name_sequence = None
     sys.argv = _loads(argv_json)
     os.environ.clear()
     os.environ.update(_loads(env_json))
     os.chdir(cwd)
-    main = _ModuleType("__main__")
-    main.__builtins__ = builtins
+    main = _kept if keep else None
+    if main is None:
+        main = _ModuleType("__main__")
+        main.__builtins__ = builtins
+        if keep:
+            _kept = main
     if filename[:1] != "<":
         main.__file__ = filename
+    if keep:
+        main.__dict__["tools"] = _Tools(_loads(tools_json))
+        main.__dict__["ToolError"] = ToolError
     sys.modules["__main__"] = main
     # like CPython: a script's own directory comes first on the import path, '' (the cwd) for -c and stdin
-    sys.path.insert(0, os.path.dirname(os.path.abspath(filename)) if filename[:1] != "<" else "")
+    first = os.path.dirname(os.path.abspath(filename)) if filename[:1] != "<" else ""
+    if not (keep and sys.path[:1] == [first]):
+        sys.path.insert(0, first)
     result = {"exit": 0}
     try:
         exec(compile(code, filename, "exec", dont_inherit=True), main.__dict__)

@@ -96,13 +96,14 @@ export class HttpTransport implements Transport {
     return new AgentKernelError('INTERNAL', `HTTP ${res.status} from ${this.baseUrl}: ${text.slice(0, 200) || res.statusText}`, { status: res.status });
   }
 
-  private async json<T>(method: string, path: string, call: CallOptions, json?: unknown): Promise<T> {
+  /** One JSON request, its `data` back (also used by the SDK's code sessions). */
+  async json<T>(method: string, path: string, call: CallOptions, json?: unknown): Promise<T> {
     const res = await this.request(method, path, { json, signal: call.signal });
     return ((await res.json()) as Envelope<T>).data as T;
   }
 
-  /** A run: plain JSON without callbacks, the SSE stream with them. */
-  private async runAt(path: string, body: Record<string, unknown>, o: RunOptions): Promise<ExecResult> {
+  /** A run: plain JSON without callbacks, the SSE stream with them (also used by the SDK's code sessions). */
+  async runAt(path: string, body: Record<string, unknown>, o: RunOptions): Promise<ExecResult> {
     if (!o.onStdout && !o.onStderr) return fromWireResult(await this.json<WireResult>('POST', path, o, body));
     const res = await this.request('POST', `${path}/stream`, { json: body, signal: o.signal });
     try {

@@ -6,7 +6,7 @@ import type { AgentKernel } from '../../service/kernel.js';
 import type { ExecOptions, ExecResult, FileEntry, Language, SandboxInfo } from '../../core/types.js';
 import type { BackendStatus } from '../../backends/detect.js';
 import { throwIfAborted } from '../../core/errors.js';
-import type { CallOptions, CommandRunOptions, EphemeralRunOptions, RunOptions, WasmRunOptions } from '../options.js';
+import type { CallOptions, CommandRunOptions, ComponentRunOptions, EphemeralRunOptions, RunOptions, WasmRunOptions } from '../options.js';
 import type { CreateSpec, Transport } from './types.js';
 
 function execOptions(o: RunOptions): ExecOptions {
@@ -39,6 +39,12 @@ export class LocalTransport implements Transport {
     const opts = { ...execOptions(o), ...choice(o), module };
     if (o.invoke !== undefined) return this.kernel.invoke({ ...opts, export: o.invoke, args: o.args });
     return this.kernel.runWasm({ ...opts, args: (o.args ?? []).map(String) });
+  }
+
+  runComponent(component: Uint8Array | string, o: ComponentRunOptions): Promise<ExecResult> {
+    const opts = { ...execOptions(o), ...choice(o), component };
+    if (o.invoke !== undefined) return this.kernel.runComponent({ ...opts, invoke: o.invoke, invokeArgs: o.args ?? [] });
+    return this.kernel.runComponent({ ...opts, args: (o.args ?? []).map(String) });
   }
 
   backends(call: CallOptions): Promise<BackendStatus[]> {

@@ -5,7 +5,7 @@
 import type { ExecResult, FileEntry, Language, SandboxInfo } from '../../core/types.js';
 import type { BackendStatus } from '../../backends/detect.js';
 import type {
-  CallOptions, CommandRunOptions, EphemeralRunOptions, RunOptions, SandboxCreateOptions, WasmRunOptions,
+  CallOptions, CommandRunOptions, ComponentRunOptions, EphemeralRunOptions, RunOptions, SandboxCreateOptions, WasmRunOptions,
 } from '../options.js';
 
 export type CreateSpec = Omit<SandboxCreateOptions, 'signal'> & { name: string };
@@ -15,6 +15,8 @@ export interface Transport {
   runCode(language: Language, code: string, opts: EphemeralRunOptions): Promise<ExecResult>;
   /** `module`: the bytes of a .wasm binary or .wat text, or a path to one on the machine that runs it. */
   runWasm(module: Uint8Array | string, opts: WasmRunOptions): Promise<ExecResult>;
+  /** `component`: the bytes of a component (binary or text), or a path to one on the machine that runs it. */
+  runComponent(component: Uint8Array | string, opts: ComponentRunOptions): Promise<ExecResult>;
   backends(call: CallOptions): Promise<BackendStatus[]>;
 
   create(spec: CreateSpec, call: CallOptions): Promise<SandboxInfo>;

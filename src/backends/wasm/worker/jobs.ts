@@ -10,8 +10,10 @@ import { getRuntime } from '../../../runtimes/index.js';
 import type { OutputSink, RuntimeOutcome, RuntimeRequest } from '../../../runtimes/types.js';
 import { compileModule, type WasmModule } from '../../../runtimes/wasm/module.js';
 import { invokeExport, runWasiCommand } from '../../../runtimes/wasm/run.js';
+import { invokeComponent, runComponentCommand } from '../../../runtimes/component/run.js';
 import { moduleKey, type Job, type ModuleRef, type WireRequest } from './protocol.js';
-import { writePythonSnapshot } from './python.js';
+import { readPythonSnapshot, writePythonSnapshot } from './python.js';
+import { SessionHost, toolChannel } from './session.js';
 
 /** The host must send the bytes of this module (the worker does not have it compiled). */
 export class NeedModule extends Error {
@@ -25,7 +27,14 @@ const MODULE_CACHE_SIZE = 32;
 export class JobRunner {
   private readonly modules = new Map<string, WasmModule>();
 
-  constructor(private readonly role: 'runner' | 'snapshot') {}
+  private readonly session: SessionHost;
+
+  constructor(private readonly role: 'runner' | 'snapshot', opts: { pythonSnapshot?: string; toolFd?: number } = {}) {
+    this.session = new SessionHost(
+      () => (opts.pythonSnapshot ? readPythonSnapshot(opts.pythonSnapshot) : undefined),
+      opts.toolFd !== undefined ? toolChannel(opts.toolFd) : undefined,
+    );
+  }
 
   async run(job: Job, out: OutputSink): Promise<RuntimeOutcome> {
     if (this.role === 'snapshot' && job.kind !== 'snapshot' && job.kind !== 'ping') {
@@ -42,6 +51,10 @@ export class JobRunner {
         const module = await this.module(job.module, job.req.memoryMb);
         return invokeExport(module, job.export, job.args, request(job.req), out);
       }
+      case 'component': {
+        const creq = { ...request(job.req), programName: job.programName, args: job.args };
+        return job.invoke ? invokeComponent(job.component, job.invoke, creq, out) : runComponentCommand(job.component, creq, out);
+      }
       case 'code':
         return getRuntime(job.language).run(
           { ...request(job.req), code: job.code, args: job.args, ...(job.scriptPath !== undefined ? { scriptPath: job.scriptPath } : {}) },
@@ -49,6 +62,11 @@ export class JobRunner {
         );
       case 'command':
         return this.command(job.argv, request(job.req), out);
+      case 'session-open':
+      case 'session-run':
+      case 'session-snapshot':
+      case 'session-restore':
+        return this.session.run(job, request, out);
       case 'snapshot':
         if (this.role !== 'snapshot') throw new AgentKernelError('INTERNAL', 'only the snapshot worker writes snapshots');
         await writePythonSnapshot(job.path);

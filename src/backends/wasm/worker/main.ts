@@ -36,7 +36,7 @@ process.on('unhandledRejection', (e) => {
 
 if (args.pythonSnapshot) setRuntime(new SnapshotPython(args.pythonSnapshot));
 
-const runner = new JobRunner(args.role);
+const runner = new JobRunner(args.role, args);
 /** Jobs run one after another even if the host sent the next early. */
 let queue: Promise<void> = Promise.resolve();
 

@@ -7,7 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Language, Mount } from '../../../core/types.js';
+import type { InterpreterImage } from '../../../runtimes/session.js';
 import type { RuntimeOutcome } from '../../../runtimes/types.js';
+import type { TranspiledComponent } from '../../../runtimes/component/transpile.js';
 
 /** The part of a RuntimeRequest that crosses the channel (the deadline is absolute, Date.now() based). */
 export interface WireRequest {
@@ -37,11 +39,25 @@ export type Job =
   | { kind: 'ping' }
   | { kind: 'wasm-start'; module: ModuleRef; programName: string; args: string[]; req: WireRequest }
   | { kind: 'wasm-invoke'; module: ModuleRef; export: string; args: (number | string)[]; req: WireRequest }
+  /** a transpiled WASI 0.2 component: its wasi:cli/run, or one export called with JSON arguments */
+  | { kind: 'component'; component: TranspiledComponent; programName: string; args: string[]; invoke?: { name: string; args: unknown[] }; req: WireRequest }
   | { kind: 'code'; language: Language; code: string; args?: string[]; scriptPath?: string; req: WireRequest }
   /** argv routed inside the worker (scripts and .wasm files are read through the jail's own view of the mounts) */
   | { kind: 'command'; argv: string[]; req: WireRequest }
   /** only for the snapshot maker: write Pyodide's memory snapshot to `path` */
-  | { kind: 'snapshot'; path: string };
+  | { kind: 'snapshot'; path: string }
+  /** code sessions (a worker pinned to one session): see sessions.ts */
+  | SessionJob;
+
+/** Jobs of a worker pinned to a code session; `session-snapshot` answers with the image in its outcome. */
+export type SessionJob =
+  | { kind: 'session-open'; language: Language; image?: InterpreterImage }
+  | { kind: 'session-run'; code: string; tools: string[]; req: WireRequest }
+  | { kind: 'session-snapshot' }
+  | { kind: 'session-restore'; image: InterpreterImage };
+
+/** A session job's outcome; a snapshot's carries the image. */
+export type SessionOutcome = RuntimeOutcome & { image?: InterpreterImage };
 
 export type JobKind = Job['kind'];
 
@@ -84,10 +100,15 @@ export interface WorkerArgs {
   pythonSnapshot?: string;
   /** Runtimes to load right after start. */
   prewarm: Language[];
+  /** A session worker's descriptor for synchronous tool calls to the host (one JSON line each way). */
+  toolFd?: number;
 }
 
 export function encodeWorkerArgs(a: WorkerArgs): string[] {
-  return [`--role=${a.role}`, ...(a.pythonSnapshot ? [`--python-snapshot=${a.pythonSnapshot}`] : []), `--prewarm=${a.prewarm.join(',')}`];
+  return [
+    `--role=${a.role}`, ...(a.pythonSnapshot ? [`--python-snapshot=${a.pythonSnapshot}`] : []), `--prewarm=${a.prewarm.join(',')}`,
+    ...(a.toolFd !== undefined ? [`--tool-fd=${a.toolFd}`] : []),
+  ];
 }
 
 export function decodeWorkerArgs(argv: string[]): WorkerArgs {
@@ -95,5 +116,6 @@ export function decodeWorkerArgs(argv: string[]): WorkerArgs {
   const role = get('role') === 'snapshot' ? 'snapshot' : 'runner';
   const prewarm = (get('prewarm') ?? '').split(',').filter(Boolean) as Language[];
   const snap = get('python-snapshot');
-  return { role, prewarm, ...(snap ? { pythonSnapshot: snap } : {}) };
+  const toolFd = Number(get('tool-fd'));
+  return { role, prewarm, ...(snap ? { pythonSnapshot: snap } : {}), ...(Number.isInteger(toolFd) && toolFd > 2 ? { toolFd } : {}) };
 }

@@ -15,7 +15,7 @@ export class SnapshotPython implements CodeRuntime {
 
   private get(): PyodideRuntime {
     if (!this.inner) {
-      const snapshot = existsSync(this.snapshotPath) ? new Uint8Array(readFileSync(this.snapshotPath)) : undefined;
+      const snapshot = readPythonSnapshot(this.snapshotPath);
       this.inner = new PyodideRuntime(snapshot ? { snapshot } : {});
     }
     return this.inner;
@@ -37,4 +37,9 @@ export async function writePythonSnapshot(path: string): Promise<number> {
   writeFileSync(tmp, bytes);
   renameSync(tmp, path);
   return bytes.byteLength;
+}
+
+/** The Pyodide snapshot if it exists yet. */
+export function readPythonSnapshot(path: string): Uint8Array | undefined {
+  return existsSync(path) ? new Uint8Array(readFileSync(path)) : undefined;
 }
