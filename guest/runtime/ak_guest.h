@@ -47,6 +47,8 @@ void ak_dispatch_entry(void);
 
 /* One host call: returns msg->status. Flushes buffered output first unless it is itself the flush. */
 int32_t ak_hostcall(uint32_t func, uint32_t nargs, const uint64_t *args);
+/* A host import (AK_HC_IMPORT_BASE + index): returns msg->results[0], or 0 when the host gave no result. */
+uint64_t ak_host_import(uint32_t index, uint32_t nargs, const uint64_t *args);
 /* End the call: results (invoke) and exit status go to the host with AK_PORT_DONE. */
 AK_NORETURN void ak_finish(int32_t status, uint32_t nresults, const uint64_t *results);
 AK_NORETURN void ak_trap(int32_t ak_trap_code);
@@ -56,6 +58,8 @@ AK_NORETURN void ak_abort(const char *message);
 
 void ak_output_reset(void);
 void ak_output_flush(void);
+/* Buffered output to the original stdout (1) or stderr (2), as fd_write to them does. */
+void ak_output_write(uint32_t fd, const uint8_t *bytes, uint32_t len);
 uint32_t ak_wasi_call(uint32_t index, uint32_t nargs, const uint64_t *args);
 uint32_t ak_wasi_fd_write(uint32_t fd, uint32_t iovs, uint32_t iovs_len, uint32_t nwritten);
 uint32_t ak_wasi_fd_close(uint32_t fd);
@@ -84,6 +88,8 @@ struct ak_module {
   void (*invoke)(uint32_t index, const uint64_t *args, uint64_t *results);   /* raw bits in and out */
   void (*instantiate)(void);       /* wasm2c's init_module + instantiate (data, elements, start function) */
 };
+/* An imported linear memory the guest provides itself (a module may import its memory instead of defining it). */
+void ak_define_imported_memory(wasm_rt_memory_t *memory, uint32_t initial_pages, uint32_t max_pages);
 extern const struct ak_module ak_module;
 
 /* Raw bits <-> f32 for the glue's argument and result conversion (i32/f32 live in the low 32 bits). */

@@ -61,6 +61,16 @@ int32_t ak_hostcall(uint32_t func, uint32_t nargs, const uint64_t *args) {
   return m->status;
 }
 
+uint64_t ak_host_import(uint32_t index, uint32_t nargs, const uint64_t *args) {
+  struct ak_msg *m = AK_MSG;
+  ak_hostcall(AK_HC_IMPORT_BASE + index, nargs, args);
+  return m->nresults > 0 ? m->results[0] : 0;
+}
+
+void ak_define_imported_memory(wasm_rt_memory_t *memory, uint32_t initial_pages, uint32_t max_pages) {
+  wasm_rt_allocate_memory(memory, initial_pages, max_pages);
+}
+
 void ak_finish(int32_t status, uint32_t nresults, const uint64_t *results) {
   struct ak_msg *m = AK_MSG;
   ak_output_flush();

@@ -20,6 +20,7 @@ static uint8_t fd_direct[3];  /* fd 1/2 no longer the original stdout/stderr */
 
 void ak_output_reset(void) {
   out_len = 0;
+  AK_MSG->data_len = 0;
 }
 
 void ak_output_flush(void) {
@@ -29,7 +30,7 @@ void ak_output_flush(void) {
   ak_hostcall(AK_HC_FLUSH, 0, NULL);
 }
 
-static void output_append(uint32_t fd, const uint8_t *bytes, uint32_t len) {
+void ak_output_write(uint32_t fd, const uint8_t *bytes, uint32_t len) {
   uint8_t *data = AK_MSG->data;
   while (len > 0) {
     struct ak_out_record rec;
@@ -49,6 +50,8 @@ static void output_append(uint32_t fd, const uint8_t *bytes, uint32_t len) {
     out_len += n;
     rec.len += n;
     memcpy(data + last_record, &rec, sizeof rec);
+    /* kept current so that a host stopping the guest mid-call (a timeout) still finds the output so far */
+    AK_MSG->data_len = out_len;
     bytes += n;
     len -= n;
     if (len > 0) ak_output_flush();
@@ -82,7 +85,7 @@ uint32_t ak_wasi_fd_write(uint32_t fd, uint32_t iovs, uint32_t iovs_len, uint32_
   if (total > UINT32_MAX) return WASI_EINVAL;
   for (uint32_t i = 0; i < iovs_len; i++) {
     uint32_t buf = load_u32(iovs + i * 8), len = load_u32(iovs + i * 8 + 4);
-    output_append(fd, ak_mem0->data + buf, len);
+    ak_output_write(fd, ak_mem0->data + buf, len);
   }
   uint32_t written = (uint32_t)total;
   memcpy(ak_mem0->data + nwritten, &written, 4);

@@ -50,6 +50,11 @@
 /* Host calls (msg->func with AK_PORT_HOSTCALL). WASI preview1 functions are numbered by AK_WASI_FUNCS. */
 #define AK_HC_WASI_BASE 0x100u
 #define AK_HC_FLUSH     0x1u    /* msg->data: buffered output records (see struct ak_out_record) */
+/* A function the module imports from a module other than WASI, served by the host: msg->func = AK_HC_IMPORT_BASE +
+ * the import's index among the module's host imports (the order compile.ts lists them). Arguments in msg->args as
+ * raw bits (i32 zero-extended, i64 as is, f32/f64 as IEEE bits, pointers are linear-memory offsets); the host puts
+ * the result's raw bits in msg->results[0] (nresults = 1) or nothing for a function without one. */
+#define AK_HC_IMPORT_BASE 0x1000u
 
 /* Traps (msg->status with AK_PORT_TRAP) — mirrors wasm2c's wasm_rt_trap_t where it has one */
 #define AK_TRAP_UNKNOWN          0

@@ -26,6 +26,8 @@ export const AK_OP_INVOKE = 2;
 /** Host calls (msg.func with AK_PORT_HOSTCALL). */
 export const AK_HC_WASI_BASE = 0x100;
 export const AK_HC_FLUSH = 0x1;
+/** A non-WASI function import served by the host: msg.func = AK_HC_IMPORT_BASE + host import index. */
+export const AK_HC_IMPORT_BASE = 0x1000;
 
 /** Traps (msg.status with AK_PORT_TRAP). */
 export const AK_TRAP_UNKNOWN = 0;

@@ -6,21 +6,42 @@
  * Per module: compile (cached on disk by compile.ts) -> boot to READY once per memory size -> snapshot -> pool.
  */
 import { basename } from 'node:path';
-import { AbortError, UnavailableError, ValidationError, throwIfAborted } from '../../core/errors.js';
+import { AbortError, UnavailableError, UnsupportedError, ValidationError, throwIfAborted } from '../../core/errors.js';
 import { BoundedOutput } from '../../core/output.js';
 import {
-  EXIT, type Availability, type Capabilities, type ExecResult, type InvokeOptions, type IsolationReport, type Limits,
-  type RunWasmOptions,
+  EXIT, type Availability, type Capabilities, type CapabilityName, type ExecResult, type InvokeOptions, type IsolationReport, type Language,
+  type Limits, type RunCodeOptions, type RunWasmOptions,
 } from '../../core/types.js';
+import { parseLanguage } from '../../runtimes/index.js';
+import type { RuntimeOutcome } from '../../runtimes/types.js';
 import { loadModuleBytes } from '../../runtimes/wasm/module.js';
 import { BaseBackend } from '../base.js';
 import { resolveLimits } from '../wasm/limits.js';
 import { normalizeMounts } from '../wasm/mounts.js';
+import { MicroVmJavaScript } from './code/javascript.js';
+import { quickJsGuestPrepared } from './code/quickjs-guest.js';
 import { GuestImage, callImage, moduleHash, prepareModule, type CallSpec, type PreparedModule } from './sandbox.js';
 import { guestToolchain } from './toolchain.js';
 import { vmmAvailability } from './vmm.js';
 
 const ISOLATION: IsolationReport = { layers: ['wasm', 'kvm'] };
+
+/** Why Python does not run in the micro-VM yet (docs/code-in-microvm.md has the measurements behind it). */
+export const PYTHON_UNSUPPORTED =
+  "backend 'hyperlight' cannot run Python: CPython for the micro-VM needs either a wasm32-wasi CPython build (none is " +
+  'packaged in npm or Debian here, and Pyodide needs dynamic linking of side modules, which the wasm2c guest cannot do) ' +
+  "or a Linux system-call layer in the guest for a static native CPython (not built yet); use backend 'wasm' for Python";
+
+function checkEnv(env: Record<string, string> | undefined): Record<string, string> {
+  if (env === undefined) return {};
+  if (typeof env !== 'object' || env === null) throw new ValidationError('env must be an object of strings');
+  for (const [k, v] of Object.entries(env)) {
+    if (typeof v !== 'string' || k === '' || k.includes('=') || k.includes('\0') || v.includes('\0')) {
+      throw new ValidationError(`invalid environment variable ${JSON.stringify(k)}`);
+    }
+  }
+  return { ...env };
+}
 
 export interface HyperlightBackendOptions {
   /** Modules kept compiled and booted in this process (each with its snapshot and pool). @default 32 */
@@ -55,6 +76,8 @@ export class HyperlightBackend extends BaseBackend {
   readonly #modules = new Map<string, Promise<PreparedModule>>();
   /** Booted images by `hash:memoryMb`, least recently used first. */
   readonly #images = new Map<string, Promise<GuestImage>>();
+  /** QuickJS in the micro-VM (compiled and snapshotted on first use). */
+  readonly javascript = new MicroVmJavaScript();
 
   constructor(opts: HyperlightBackendOptions = {}) {
     super();
@@ -65,8 +88,17 @@ export class HyperlightBackend extends BaseBackend {
   capabilities(): Capabilities {
     return {
       lifecycle: false, exec: false, files: false, runWasm: true, invoke: true,
-      languages: [], snapshot: true, wasmComponent: false,
+      languages: quickJsGuestPrepared() ? ['javascript'] : [], snapshot: true, wasmComponent: false,
     };
+  }
+
+  /** Why a capability this backend lacks is missing, for the error that refuses it (e.g. Python). */
+  unsupportedReason(capability: CapabilityName): string | undefined {
+    if (capability === 'runCode:python') return PYTHON_UNSUPPORTED;
+    if (capability === 'runCode:javascript' && !quickJsGuestPrepared()) {
+      return "QuickJS is not compiled for the micro-VM yet: run 'agentkernel setup' (once per installation)";
+    }
+    return undefined;
   }
 
   async availability(): Promise<Availability> {
@@ -157,6 +189,45 @@ export class HyperlightBackend extends BaseBackend {
     return this.#run(o, () => ({ op: 'start', programName, args: (o.args ?? []).map(String) }));
   }
 
+  async runCode(language: Language, code: string, o: RunCodeOptions = {}): Promise<ExecResult> {
+    throwIfAborted(o.signal);
+    const lang = parseLanguage(language);
+    if (lang === 'python') throw new UnsupportedError(PYTHON_UNSUPPORTED, { backend: this.name, language: lang });
+    if (lang !== 'javascript') return super.runCode(lang, code, o);
+    if (typeof code !== 'string') throw new ValidationError('code must be a string');
+    if (o.cwd !== undefined && (typeof o.cwd !== 'string' || !o.cwd.startsWith('/'))) throw new ValidationError('cwd must be an absolute guest path');
+    const limits = resolveLimits(o);
+    const req = {
+      code, env: checkEnv(o.env), stdin: stdinBytes(o.stdin), mounts: normalizeMounts(o.mounts), memoryMb: limits.memoryMb,
+      ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
+    };
+    await this.#ready();
+    await abortable(this.javascript.image(limits.memoryMb), o.signal);
+    const started = performance.now();
+    const stdout = new BoundedOutput(limits.outputBytes, o.onStdout);
+    const stderr = new BoundedOutput(limits.outputBytes, o.onStderr);
+    const r: RuntimeOutcome = await this.javascript.run(
+      { ...req, deadline: Date.now() + limits.timeoutMs },
+      { stdout: (d) => stdout.write(d), stderr: (d) => stderr.write(d) },
+      o.signal,
+    );
+    stdout.end();
+    stderr.end();
+    return {
+      exitCode: r.exitCode,
+      stdout: stdout.text(),
+      stderr: stderr.text(),
+      stdoutTruncated: stdout.truncated,
+      stderrTruncated: stderr.truncated,
+      durationMs: performance.now() - started,
+      ...(r.exitCode === EXIT.TIMEOUT ? { timedOut: true } : {}),
+      ...(r.trap ? { trap: r.trap } : {}),
+      ...(r.error ? { error: r.error } : {}),
+      backend: this.name,
+      isolation: ISOLATION,
+    };
+  }
+
   async invoke(o: InvokeOptions): Promise<ExecResult> {
     if (typeof o.export !== 'string' || o.export === '') throw new ValidationError('invoke needs the name of an exported function');
     return this.#run(o, () => ({ op: 'invoke', export: o.export, args: o.args ?? [] }));
@@ -167,6 +238,6 @@ export class HyperlightBackend extends BaseBackend {
     const images = [...this.#images.values()];
     this.#images.clear();
     this.#modules.clear();
-    await Promise.allSettled(images.map(async (p) => (await p).close()));
+    await Promise.allSettled([...images.map(async (p) => (await p).close()), this.javascript.close()]);
   }
 }

@@ -19,7 +19,10 @@ import { WASM_MAGIC } from '../../runtimes/wasm/binary.js';
 import { detectFeatures, inspectModule } from '../../runtimes/wasm/module.js';
 import { WASI_SIGNATURES } from '../../runtimes/wasi/signatures.js';
 import { readElfImage } from './elf.js';
-import { generateGlue, MODULE_NAME, notInvokable, WASI_MODULE, type FuncSig, type GuestExport, type WasiImport } from './glue.js';
+import {
+  generateGlue, MODULE_NAME, notInvokable, WASI_MODULE, type ExtraExport, type FuncSig, type GuestExport, type HostImport,
+  type ImportedMemory, type WasiImport,
+} from './glue.js';
 import { guestToolchain, type GuestToolchain } from './toolchain.js';
 
 const run = promisify(execFile);
@@ -46,6 +49,10 @@ export interface GuestPlan {
   exports: GuestExport[];
   /** wasi_snapshot_preview1 functions imported, with their (checked) signatures. */
   wasiImports: WasiImport[];
+  /** Function imports from GuestExtras.hostModules, in module order (host calls, or guest-implemented). */
+  hostImports: HostImport[];
+  /** A linear memory imported from one of GuestExtras.hostModules (the guest defines it). */
+  importedMemory?: ImportedMemory;
   /** Exports `_start: [] -> []` (a WASI command). */
   hasStart: boolean;
   /** Exports `_initialize: [] -> []` (a WASI reactor). */
@@ -68,8 +75,27 @@ export interface CompiledGuest extends GuestPlan {
   timings: { wasm2cMs: number; compileMs: number; linkMs: number; totalMs: number };
 }
 
+/**
+ * What a guest needs beyond a WASI module: imports from other modules (a toolchain's own, e.g. Emscripten's
+ * module "a") served by the host or by extra C sources linked into the guest, and C functions of those sources
+ * that the host invokes like exports. Part of the cache key.
+ */
+export interface GuestExtras {
+  /** Modules whose function imports become host imports (and whose memory import the guest defines). */
+  hostModules: string[];
+  /** `module.name` of imports the extra sources implement themselves (with wasm2c's symbol and signature). */
+  guestImports?: string[];
+  /** Invokable C functions of the extra sources, numbered after the module's invokable exports. */
+  extraExports?: ExtraExport[];
+  /** C sources compiled with the module's header (module.h) on the include path, and generated headers. */
+  sources: { name: string; text: string }[];
+}
+
 export interface CompileGuestOptions {
   signal?: AbortSignal;
+  extras?: GuestExtras;
+  /** Where the image is cached. @default `<cache>/hyperlight` of the agentkernel home */
+  cacheDir?: string;
   /**
    * Progress for long compiles: called once if the compile is still running after a second. Defaults to a line
    * on stderr; pass `() => {}` to silence it.
@@ -89,7 +115,11 @@ const showSig = (s: FuncSig) => `(${s.params.join(', ')}) -> (${s.results.join('
  * and for imports the micro-VM cannot provide (anything but WASI preview1 functions), UnsupportedError naming
  * the proposals it uses that the guest cannot run.
  */
-export async function planGuest(bytes: Uint8Array, wasiFunctions: readonly string[]): Promise<GuestPlan> {
+export async function planGuest(
+  bytes: Uint8Array,
+  wasiFunctions: readonly string[],
+  extras: Pick<GuestExtras, 'hostModules' | 'guestImports'> = { hostModules: [] },
+): Promise<GuestPlan> {
   if (bytes.length < 8 || !WASM_MAGIC.every((b, i) => bytes[i] === b)) {
     throw new ValidationError('not a WebAssembly binary module (compile .wat text to a binary first)');
   }
@@ -105,9 +135,27 @@ export async function planGuest(bytes: Uint8Array, wasiFunctions: readonly strin
 
   const info = inspectModule(bytes);
   const wasiImports: WasiImport[] = [];
+  const hostImports: HostImport[] = [];
+  let importedMemory: ImportedMemory | undefined;
   const refusedImports: string[] = [];
   for (const imp of info.imports) {
     const label = `${imp.module}.${imp.name}`;
+    if (extras.hostModules.includes(imp.module) && imp.kind === 'func') {
+      const sig = { params: [...(imp.params ?? [])], results: [...(imp.results ?? [])] };
+      const reason = notInvokable(sig);
+      if (reason || sig.results.length > 1) {
+        refusedImports.push(`${label} (${reason ?? 'more than one result'})`);
+        continue;
+      }
+      const inGuest = extras.guestImports?.includes(label);
+      hostImports.push({ module: imp.module, name: imp.name, ...sig, ...(inGuest ? {} : { index: hostImports.filter((h) => h.index !== undefined).length }) });
+      continue;
+    }
+    const mem = info.memory;
+    if (extras.hostModules.includes(imp.module) && imp.kind === 'memory' && !importedMemory && mem?.imported && !mem.memory64 && !mem.shared) {
+      importedMemory = { module: imp.module, name: imp.name, initial: mem.min, ...(mem.max !== undefined ? { maximum: mem.max } : {}) };
+      continue;
+    }
     if (imp.module !== WASI_MODULE || imp.kind !== 'func') {
       refusedImports.push(`${label} (${imp.kind})`);
       continue;
@@ -144,7 +192,7 @@ export async function planGuest(bytes: Uint8Array, wasiFunctions: readonly strin
     if (exp.name === '_start' && nullary) hasStart = true;
     if (exp.name === '_initialize' && nullary) hasInitialize = true;
   }
-  return { exports, wasiImports, hasStart, hasInitialize };
+  return { exports, wasiImports, hostImports, ...(importedMemory ? { importedMemory } : {}), hasStart, hasInitialize };
 }
 
 /** Flags for every C and assembler file of a guest. `harness` builds for the native test harness instead of the VM. */
@@ -279,6 +327,7 @@ export async function translateGuest(
   tc: GuestToolchain,
   dir: string,
   signal?: AbortSignal,
+  extras?: GuestExtras,
 ): Promise<GuestSources> {
   const wasm = join(dir, 'module.wasm');
   const moduleC = join(dir, 'module.c');
@@ -300,7 +349,8 @@ export async function translateGuest(
   }
   const header = await readFile(moduleH, 'utf8');
   const glueC = join(dir, 'glue.c');
-  await writeFile(glueC, generateGlue({ ...plan, header, headerFile: 'module.h' }));
+  await writeFile(glueC, generateGlue({ ...plan, header, headerFile: 'module.h', ...(extras?.extraExports ? { extraExports: extras.extraExports } : {}) }));
+  for (const f of extras?.sources ?? []) await writeFile(join(dir, basename(f.name)), f.text);
   return { moduleC, moduleH, glueC };
 }
 
@@ -333,16 +383,16 @@ const inFlight = new Map<string, Promise<CompiledGuest>>();
 export async function compileGuest(bytes: Uint8Array, opts: CompileGuestOptions = {}): Promise<CompiledGuest> {
   throwIfAborted(opts.signal);
   const tc = await guestToolchain();
-  const key = createHash('sha256')
-    .update(`agentkernel-guest\0abi ${tc.abiVersion}\0${tc.fingerprint}\0`)
-    .update(bytes)
-    .digest('hex');
-  const root = cacheDirOf('cache', 'hyperlight');
+  const hash = createHash('sha256').update(`agentkernel-guest\0abi ${tc.abiVersion}\0${tc.fingerprint}\0`);
+  if (opts.extras) hash.update(`extras\0${JSON.stringify(opts.extras)}\0`);
+  const key = hash.update(bytes).digest('hex');
+  const root = opts.cacheDir ?? cacheDirOf('cache', 'hyperlight');
+  await mkdir(root, { recursive: true });
   const id = join(root, key);
   let p = inFlight.get(id);
   if (!p) {
     // shared by every caller, so no caller's signal may cancel it: an abandoned build still fills the cache
-    p = compileOrLoad(bytes, root, key, tc, opts.onProgress).finally(() => inFlight.delete(id));
+    p = compileOrLoad(bytes, root, key, tc, opts.onProgress, opts.extras).finally(() => inFlight.delete(id));
     inFlight.set(id, p);
   }
   return opts.signal ? untilAborted(p, opts.signal) : p;
@@ -363,6 +413,7 @@ async function compileOrLoad(
   key: string,
   tc: GuestToolchain,
   onProgress: ((message: string) => void) | undefined,
+  extras?: GuestExtras,
 ): Promise<CompiledGuest> {
   const started = performance.now();
   const imagePath = join(root, `${key}.elf`);
@@ -371,7 +422,7 @@ async function compileOrLoad(
   const hit = await loadCached(imagePath, metaPath, tc);
   if (hit) return { ...hit, imagePath, key, cached: true, timings: { wasm2cMs: 0, compileMs: 0, linkMs: 0, totalMs: performance.now() - started } };
 
-  const plan = await planGuest(bytes, tc.wasiFunctions);
+  const plan = await planGuest(bytes, tc.wasiFunctions, extras);
   const progress = onProgress ?? ((m: string) => process.stderr.write(`${m}\n`));
   const timer = setTimeout(() => progress('agentkernel: compiling the Wasm module for the micro-VM (wasm2c + gcc, once per module)...'), 1000);
   timer.unref();
@@ -381,23 +432,26 @@ async function compileOrLoad(
     runtime.catch(() => {}); // awaited below; avoid an unhandled rejection while wasm2c runs
 
     let t = performance.now();
-    const src = await translateGuest(bytes, plan, tc, work);
+    const src = await translateGuest(bytes, plan, tc, work, undefined, extras);
     const wasm2cMs = performance.now() - t;
 
     t = performance.now();
     const optLevel = optLevelFor(await sizeOf(src.moduleC));
     const moduleO = join(work, 'module.o');
     const glueO = join(work, 'glue.o');
+    const extraC = (extras?.sources ?? []).filter((f) => f.name.endsWith('.c')).map((f) => join(work, basename(f.name)));
+    const extraO = extraC.map((c) => c.replace(/\.c$/, '.o'));
     await Promise.all([
       compileGuestObject(tc, src.moduleC, moduleO, { optLevel }),
       compileGuestObject(tc, src.glueC, glueO),
+      ...extraC.map((c, i) => compileGuestObject(tc, c, extraO[i]!, { ours: true })),
       runtime,
     ]);
     const compileMs = performance.now() - t;
 
     t = performance.now();
     const elf = join(work, 'guest.elf');
-    await linkGuest(tc, [...(await runtime), moduleO, glueO], elf);
+    await linkGuest(tc, [...(await runtime), moduleO, glueO, ...extraO], elf);
     const linkMs = performance.now() - t;
 
     const image = await readFile(elf);

@@ -24,11 +24,40 @@ export interface WasiImport extends FuncSig {
   name: string;
 }
 
+/** A function import from another module than WASI, served by the host (AK_HC_IMPORT_BASE + index). */
+export interface HostImport extends FuncSig {
+  module: string;
+  name: string;
+  /** msg.func - AK_HC_IMPORT_BASE; absent when the guest implements it itself (GuestExtras.guestImports). */
+  index?: number;
+}
+
+/** An imported linear memory: the guest defines it (at its fixed linear-memory address) and hands it over. */
+export interface ImportedMemory {
+  module: string;
+  name: string;
+  initial: number;
+  maximum?: number;
+}
+
+/** A C function of an extra guest source, invokable like an export (indices follow the module's exports). */
+export interface ExtraExport extends FuncSig {
+  name: string;
+  /** C symbol: `void symbol(params..., uint64_t *results)`, u32/u64/f32/f64 parameters, no instance argument;
+   * it stores `results.length` raw result bits. */
+  symbol: string;
+}
+
 export interface GlueInput {
   /** Function exports in module order (index already assigned to the invokable ones). */
   exports: readonly GuestExport[];
   /** The wasi_snapshot_preview1 functions the module imports, with signatures already checked. */
   wasiImports: readonly WasiImport[];
+  /** Other function imports: host calls, or implemented by extra guest sources (no index). */
+  hostImports?: readonly HostImport[];
+  importedMemory?: ImportedMemory;
+  /** Invokable C functions of extra guest sources, after the module's exports. */
+  extraExports?: readonly ExtraExport[];
   hasStart: boolean;
   hasInitialize: boolean;
   /** wasm2c's header for the module, and its file name for #include. */
@@ -90,9 +119,11 @@ export function exportSymbol(name: string): string {
   return `Z_${wasm2cMangle(MODULE_NAME)}Z_${wasm2cMangle(name)}`;
 }
 
-function importSymbol(name: string): string {
-  return `Z_${wasm2cMangle(WASI_MODULE)}Z_${wasm2cMangle(name)}`;
+function importSymbol(name: string, module = WASI_MODULE): string {
+  return `Z_${wasm2cMangle(module)}Z_${wasm2cMangle(name)}`;
 }
+
+const instanceParam = (module: string, as: string) => `struct Z_${wasm2cMangle(module)}_instance_t *${as}`;
 
 function requireInHeader(header: string, text: string, what: string): void {
   if (!header.includes(text)) {
@@ -112,7 +143,7 @@ function wasiStub(imp: WasiImport, header: string): string {
   const params = imp.params.map((t, i) => `${C_TYPE[t]} a${i}`);
   const ret = cReturnType(imp.results);
   const names = imp.params.map((_, i) => `a${i}`);
-  const instance = `struct Z_${wasm2cMangle(WASI_MODULE)}_instance_t *wasi`;
+  const instance = instanceParam(WASI_MODULE, 'wasi');
   const special = WASI_SPECIAL[imp.name];
   let body: string;
   if (special) {
@@ -125,12 +156,28 @@ function wasiStub(imp: WasiImport, header: string): string {
   return `${ret} ${sym}(${[instance, ...params].join(', ')}) {\n  (void)wasi;\n  ${body}\n}\n`;
 }
 
-function invokeCase(e: GuestExport, header: string): string {
-  const sym = exportSymbol(e.name);
-  requireInHeader(header, `${sym}(`, `the export '${e.name}'`);
-  const call = `${sym}(${['&ak_instance', ...e.params.map((t, i) => FROM_BITS[t](`args[${i}]`))].join(', ')})`;
+/** A host import as a host call: raw argument bits out, the result's raw bits back. */
+function hostImportStub(imp: HostImport, header: string): string {
+  const sym = importSymbol(imp.name, imp.module);
+  requireInHeader(header, `${sym}(`, `the import ${imp.module}.${imp.name}`);
+  if (imp.results.length > 1) throw new AgentKernelError('INTERNAL', `host import ${imp.module}.${imp.name} returns more than one value`);
+  const params = imp.params.map((t, i) => `${C_TYPE[t]} a${i}`);
+  const ret = cReturnType(imp.results);
+  const bits = imp.params.map((t, i) => TO_BITS[t](`a${i}`));
+  const args = bits.length ? `uint64_t args[${bits.length}] = {${bits.join(', ')}};\n  ` : '';
+  const call = `ak_host_import(${imp.index}, ${bits.length}, ${bits.length ? 'args' : 'NULL'})`;
+  const body = ret === 'void' ? `${call};` : `return ${FROM_BITS[imp.results[0]](call)};`;
+  return `${ret} ${sym}(${[instanceParam(imp.module, 'inst'), ...params].join(', ')}) {\n  (void)inst;\n  ${args}${body}\n}\n`;
+}
+
+function invokeCase(e: GuestExport | ExtraExport, header: string): string {
+  const extra = 'symbol' in e;
+  const sym = extra ? e.symbol : exportSymbol(e.name);
+  if (!extra) requireInHeader(header, `${sym}(`, `the export '${e.name}'`);
+  const params = e.params.map((t, i) => FROM_BITS[t](`args[${i}]`));
+  const call = `${sym}(${(extra ? [...params, 'results'] : ['&ak_instance', ...params]).join(', ')})`;
   let body: string;
-  if (e.results.length === 0) {
+  if (extra || e.results.length === 0) {
     body = `${call};`;
   } else if (e.results.length === 1) {
     body = `results[0] = ${TO_BITS[e.results[0]](call)};`;
@@ -140,7 +187,19 @@ function invokeCase(e: GuestExport, header: string): string {
     const stores = e.results.map((t, i) => `results[${i}] = ${TO_BITS[t](`r.${MULTI_LETTER[t]}${i}`)};`);
     body = `${type} r = ${call};\n      ${stores.join('\n      ')}`;
   }
-  return `    case ${e.index}: {\n      ${body}\n      return;\n    }`;
+  return `    case ${(e as { index?: number }).index}: {\n      ${body}\n      return;\n    }`;
+}
+
+/** Prototype of an extra guest function (the module's instance is `ak_instance`, not static, for them). */
+function extraPrototype(e: ExtraExport): string {
+  return `void ${e.symbol}(${[...e.params.map((t) => C_TYPE[t]), 'uint64_t *results'].join(', ')});`;
+}
+
+/** wasm2c's instantiate takes one instance pointer per imported module after the module's own. */
+function instantiateImportCount(header: string): number {
+  const m = new RegExp(`void Z_${wasm2cMangle(MODULE_NAME)}_instantiate\\(([^)]*)\\);`).exec(header);
+  if (!m) throw new AgentKernelError('INTERNAL', `wasm2c's output does not declare Z_${MODULE_NAME}_instantiate: this wasm2c names things differently than 1.0.32`);
+  return m[1]!.split(',').length - 1;
 }
 
 /** The C source of the glue (compiled with the module's header and ak_guest.h on the include path). */
@@ -148,22 +207,37 @@ export function generateGlue(input: GlueInput): string {
   const { header } = input;
   const inst = `Z_${wasm2cMangle(MODULE_NAME)}_instance_t`;
   requireInHeader(header, `${inst}*`, 'the module instance type');
-  const invokable = input.exports.filter((e) => e.index !== undefined).sort((a, b) => a.index! - b.index!);
-  invokable.forEach((e, i) => {
+  const moduleInvokable = input.exports.filter((e) => e.index !== undefined).sort((a, b) => a.index! - b.index!);
+  moduleInvokable.forEach((e, i) => {
     if (e.index !== i) throw new Error('export indices must be 0..n-1 in order');
   });
-  const wasiArg = input.wasiImports.length > 0 ? ', NULL' : '';
+  const extras = (input.extraExports ?? []).map((e, i) => ({ ...e, index: moduleInvokable.length + i }));
+  const invokable: (GuestExport | ExtraExport)[] = [...moduleInvokable, ...extras];
+  const importArgs = ', NULL'.repeat(instantiateImportCount(header));
+  const mem = input.importedMemory;
+  const memSym = mem ? importSymbol(mem.name, mem.module) : '';
+  if (mem) requireInHeader(header, `${memSym}(`, `the memory import ${mem.module}.${mem.name}`);
   const out: string[] = [
     '/* Generated by agentkernel (src/backends/hyperlight/glue.ts): wasm2c module <-> guest runtime. */',
     `#include "${input.headerFile}"`,
     '#include "ak_guest.h"',
     '',
-    `static ${inst} ak_instance;`,
+    `${extras.length ? '' : 'static '}${inst} ak_instance;`,
     '',
+    ...extras.map(extraPrototype),
     ...input.wasiImports.map((imp) => wasiStub(imp, header)),
+    ...(input.hostImports ?? []).filter((imp) => imp.index !== undefined).map((imp) => hostImportStub(imp, header)),
+    ...(mem
+      ? [
+          'static wasm_rt_memory_t ak_imported_memory;',
+          `wasm_rt_memory_t *${memSym}(${instanceParam(mem.module, 'inst')}) {\n  (void)inst;\n  return &ak_imported_memory;\n}`,
+          '',
+        ]
+      : []),
     'static void glue_instantiate(void) {',
+    ...(mem ? [`  ak_define_imported_memory(&ak_imported_memory, ${mem.initial}u, ${Math.min(mem.maximum ?? 65536, 65536)}u);`] : []),
     `  Z_${wasm2cMangle(MODULE_NAME)}_init_module();`,
-    `  Z_${wasm2cMangle(MODULE_NAME)}_instantiate(&ak_instance${wasiArg});`,
+    `  Z_${wasm2cMangle(MODULE_NAME)}_instantiate(&ak_instance${importArgs});`,
     '}',
     '',
   ];
