@@ -19,9 +19,21 @@ export const BACKENDS: readonly BackendEntry[] = [
     summary: 'WebAssembly in KVM micro-VMs without a guest OS (Wasm + hardware isolation)',
     load: async () => new (await import('./hyperlight/backend.js')).HyperlightBackend(),
   },
-  { name: 'firecracker', summary: 'Firecracker Linux microVMs (full shells behind a hardware boundary)' },
-  { name: 'qemu', summary: 'QEMU microvm Linux microVMs (full shells behind a hardware boundary)' },
-  { name: 'apple', summary: 'Apple Containers on macOS 26+' },
+  {
+    name: 'firecracker',
+    summary: 'Firecracker Linux microVMs (full shells behind a hardware boundary)',
+    load: async () => (await import('./firecracker/index.js')).createFirecrackerBackend(),
+  },
+  {
+    name: 'qemu',
+    summary: 'QEMU microvm Linux microVMs (full shells behind a hardware boundary; software emulation where KVM cannot boot them)',
+    load: async () => (await import('./qemu/index.js')).createQemuBackend(),
+  },
+  {
+    name: 'apple',
+    summary: 'Apple Containers on macOS 26+ (full shells, one lightweight VM per container)',
+    load: async () => (await import('./apple/index.js')).createAppleBackend(),
+  },
   {
     name: 'podman',
     summary: 'Podman containers (full shells)',

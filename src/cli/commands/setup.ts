@@ -65,6 +65,26 @@ const STEPS: Step[] = [
       return 'Pyodide snapshot made and cached';
     },
   },
+  {
+    title: 'microVM guest (qemu, firecracker): kernel, initramfs with the guest agent, busybox root filesystem',
+    run: async () => {
+      const { buildGuestImage } = await import('../../backends/microvm/guest-image.js');
+      const img = await buildGuestImage((l) => process.stderr.write(`microVM guest: ${l}...\n`));
+      return `kernel ${img.kernelVersion} in ${img.dir}`;
+    },
+  },
+  {
+    title: 'backend hyperlight: JavaScript (QuickJS compiled for the micro-VM, once)',
+    run: async (k) => {
+      // compiled here, with progress: until then the backend does not offer JavaScript
+      const { loadBackend } = await import('../../backends/registry.js');
+      const hl = (await loadBackend('hyperlight')) as import('../../backends/hyperlight/backend.js').HyperlightBackend;
+      await hl.javascript.prepare((m) => process.stderr.write(`${m}\n`));
+      const r = await k.runCode('javascript', 'console.log(6*7)', { backend: 'hyperlight' });
+      if (r.stdout !== '42\n') throw new Error(`printed ${JSON.stringify(r.stdout)}: ${r.stderr.slice(0, 300)}`);
+      return 'QuickJS snapshot ready in the micro-VM';
+    },
+  },
 ];
 
 const HINTS: Record<string, string> = {
@@ -72,6 +92,8 @@ const HINTS: Record<string, string> = {
   wasm: 'install bubblewrap for the full jail (apt-get install bubblewrap)',
   docker: 'apt-get install docker.io and start dockerd',
   podman: 'apt-get install podman',
+  qemu: 'apt-get install qemu-system-x86 qemu-utils linux-image-amd64 busybox-static e2fsprogs gcc, then run setup again',
+  firecracker: 'install the firecracker binary (and jailer) on PATH',
 };
 
 export function register(program: Command): void {
