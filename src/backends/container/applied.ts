@@ -48,7 +48,25 @@ export function appliedFromPlan(plan: ContainerPlan, engine: string, runtime: st
   };
 }
 
-/** The parts of `inspect --type container` this module reads (docker and podman agree on these). */
+/**
+ * Plan-based facts minus what the engine has no way to apply (EngineDialect.gaps): the fields of those layers read
+ * as not applied, and each gap is listed as missing.
+ */
+export function withGaps(a: Applied, gaps: { layer: string; reason: string }[]): Applied {
+  if (gaps.length === 0) return a;
+  const out: Applied = { ...a, missing: [...(a.missing ?? []), ...gaps] };
+  for (const { layer } of gaps) {
+    if (layer === 'capabilities') out.capabilitiesDropped = 'none';
+    else if (layer === 'no-new-privileges') out.noNewPrivileges = false;
+    else if (layer === 'seccomp') out.seccomp = 'unknown';
+    else if (layer === 'pids') out.pidsLimit = null;
+    else if (layer === 'read-only root') out.readOnlyRoot = false;
+    else if (layer === 'network') out.network = 'default';
+  }
+  return out;
+}
+
+/** The parts of `inspect --type container` this module reads (docker and podman agree; other dialects map to them). */
 export interface InspectData {
   HostConfig?: {
     NetworkMode?: string;
@@ -139,9 +157,12 @@ function compare(plan: ContainerPlan, a: Applied): { layer: string; reason: stri
   return out;
 }
 
-/** The layers a run had, from what was applied; what the profile wanted and did not get is listed as missing. */
-export function isolationReport(a: Applied): IsolationReport {
-  const layers = ['container', 'namespaces', 'cgroups'];
+/**
+ * The layers a run had, from what was applied; what the profile wanted and did not get is listed as missing.
+ * `engineLayers` are the engine's own beyond the container (a VM per container).
+ */
+export function isolationReport(a: Applied, engineLayers: readonly string[] = []): IsolationReport {
+  const layers = [...engineLayers, 'container', 'namespaces', 'cgroups'];
   if (a.seccomp === 'engine default') layers.push('seccomp');
   if (a.capabilitiesDropped === 'ALL') layers.push('no-capabilities');
   if (a.noNewPrivileges) layers.push('no-new-privileges');

@@ -1,8 +1,8 @@
 /**
- * ContainerBackend: full shells in docker or podman containers, with the persistent sandbox lifecycle. One class
- * for both engines; the engine's differences arrive as an EngineProfile. Sandbox records live in SandboxStore, so
- * a sandbox created by one process is used, stopped and removed by the next; the engine's view (running or not,
- * gone) is reconciled into the record when listing.
+ * ContainerBackend: full shells in docker, podman or Apple containers, with the persistent sandbox lifecycle. One
+ * class for every engine; the engine's differences arrive as an EngineProfile and its EngineDialect. Sandbox
+ * records live in SandboxStore, so a sandbox created by one process is used, stopped and removed by the next; the
+ * engine's view (running or not, gone) is reconciled into the record when listing.
  */
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -13,13 +13,12 @@ import type {
 } from '../../core/types.js';
 import { SandboxStore, toInfo, validateSandboxName, type SandboxRecord } from '../../service/store.js';
 import { BaseBackend, NO_CAPABILITIES } from '../base.js';
-import { appliedFromEngine, appliedFromPlan, GUEST_FACTS_ARGV, isolationReport, parseGuestFacts, type Applied, type InspectData } from './applied.js';
-import { probeEngine } from './availability.js';
+import { appliedFromEngine, appliedFromPlan, GUEST_FACTS_ARGV, isolationReport, parseGuestFacts, withGaps, type Applied } from './applied.js';
 import { ContainerEngine, type EngineProfile } from './engine.js';
 import { execInContainer } from './exec.js';
 import * as files from './files.js';
 import { detectImage, ensureImage } from './images.js';
-import { planContainer, runArgs, type ContainerPlan } from './plan.js';
+import { planContainer, type ContainerPlan } from './plan.js';
 import { ContainerPool, POOL_LABEL, type PooledContainer } from './pool.js';
 import type { StreamOutcome } from './stream.js';
 import { validateArgv, validateEnv, validateGuestPath } from './validate.js';
@@ -91,7 +90,7 @@ export class ContainerBackend extends BaseBackend {
       {
         start: (plan, labels) => this.startContainer(plan, `agentkernel-run-${randomBytes(6).toString('hex')}`, labels, true),
         destroy: (c) => this.destroy(c),
-        listOwned: () => this.listLabelled(POOL_LABEL),
+        listOwned: () => this.engine.dialect.listLabelled(this.engine, POOL_LABEL),
       },
       poolSizeFrom(opts.poolSize),
     );
@@ -104,7 +103,7 @@ export class ContainerBackend extends BaseBackend {
   availability(): Promise<Availability> {
     const now = Date.now();
     if (!this.availabilityCache || now - this.availabilityCache.at > AVAILABILITY_TTL_MS) {
-      this.availabilityCache = { at: now, value: probeEngine(this.engine) };
+      this.availabilityCache = { at: now, value: this.engine.dialect.probe(this.engine) };
     }
     return this.availabilityCache.value;
   }
@@ -165,7 +164,7 @@ export class ContainerBackend extends BaseBackend {
     if (records.length === 0) return [];
     let states: Map<string, SandboxStatus>;
     try {
-      states = await this.containerStates();
+      states = await this.engine.dialect.containerStates(this.engine, SANDBOX_LABEL);
     } catch {
       return records.map(toInfo); // engine unreachable: the last recorded status is the best answer
     }
@@ -251,7 +250,7 @@ export class ContainerBackend extends BaseBackend {
           // the container is thrown away after this run anyway: removing it stops everything in it at once
           stopGuest: () => this.destroy(lease),
         });
-        return this.result(out, appliedFromPlan(plan, this.name, this.runtimeName(plan.runtime)));
+        return this.result(out, withGaps(appliedFromPlan(plan, this.name, this.runtimeName(plan.runtime)), this.engine.dialect.gaps(plan)));
       } catch (e) {
         // a warm container that died while idle is replaced once; anything else is the caller's to see
         const gone = isAgentKernelError(e) && (e.code === 'CONFLICT' || e.code === 'NOT_FOUND') && /^container /.test(e.message);
@@ -305,7 +304,7 @@ export class ContainerBackend extends BaseBackend {
   }
 
   private lifecycleError(name: string, op: string, stderr: string, exitCode: number): Error {
-    if (/no such container|no container with name/i.test(stderr)) {
+    if (this.engine.dialect.missingContainerRe.test(stderr)) {
       return new NotFoundError(`the container of sandbox '${name}' no longer exists (removed outside agentkernel); remove the sandbox and create it again`, { name });
     }
     return this.engine.failure(op, { exitCode, stdout: '', stderr });
@@ -313,7 +312,7 @@ export class ContainerBackend extends BaseBackend {
 
   /** `ENGINE run -d`: the container exists and its init is running when this resolves. */
   private async startContainer(plan: ContainerPlan, name: string, labels: Record<string, string>, removeOnStop: boolean): Promise<PooledContainer> {
-    const args = runArgs(plan, { name, labels, removeOnStop, engineArgs: this.engine.profile.createArgs(plan.runtime) });
+    const args = this.engine.dialect.runArgs(plan, { name, labels, removeOnStop, engineArgs: this.engine.profile.createArgs(plan.runtime) });
     const r = await this.engine.call(args, { runtime: plan.runtime });
     if (r.exitCode !== 0) {
       if (/already in use|already exists/i.test(r.stderr)) {
@@ -330,15 +329,13 @@ export class ContainerBackend extends BaseBackend {
   /** Remove a container whatever it runs; a container already gone is fine unless `strict`. */
   private async destroy(c: PooledContainer, strict = false): Promise<void> {
     const r = await this.engine.call([...this.engine.profile.removeNow, '--', c.name], { runtime: c.runtime });
-    const gone = /no such container|no container with name/i.test(r.stderr);
+    const gone = this.engine.dialect.missingContainerRe.test(r.stderr);
     if (r.exitCode !== 0 && strict && !gone) throw this.engine.failure('rm', r);
   }
 
   /** What the new container really got: the engine's inspect data plus the guest's own view of itself. */
   private async verify(container: string, plan: ContainerPlan): Promise<Applied> {
-    // without --format both engines print a JSON array of one object
-    const raw = await this.engine.check(['container', 'inspect', '--', container], { runtime: plan.runtime });
-    const data = (JSON.parse(raw) as InspectData[])[0] ?? {};
+    const data = await this.engine.dialect.inspect(this.engine, container, plan.runtime);
     let facts;
     try {
       const out = await execInContainer(this.engine, {
@@ -355,28 +352,6 @@ export class ContainerBackend extends BaseBackend {
     return runtime ?? (this.engine.profile.describe().runtime as string | undefined) ?? 'engine default';
   }
 
-  /** Container name → status of every agentkernel sandbox container. */
-  private async containerStates(): Promise<Map<string, SandboxStatus>> {
-    // `.Status` is the one field both engines word alike: "Up 3 minutes", "Exited (0) …", "Created"
-    const out = await this.engine.check(['ps', '--all', '--filter', `label=${SANDBOX_LABEL}`, '--format', '{{.Names}}\t{{.Status}}'], { timeoutMs: 15_000 });
-    const m = new Map<string, SandboxStatus>();
-    for (const line of out.split('\n')) {
-      const [n, s = ''] = line.trim().split('\t');
-      if (n) m.set(n, /^up\b/i.test(s) && !/paused/i.test(s) ? 'running' : /^created/i.test(s) ? 'created' : 'stopped');
-    }
-    return m;
-  }
-
-  /** Ids and label values of every container carrying `label` (inspect reads labels alike on both engines). */
-  private async listLabelled(label: string): Promise<{ name: string; owner: string }[]> {
-    const ids = (await this.engine.check(['ps', '--all', '--quiet', '--filter', `label=${label}`], { timeoutMs: 15_000 }))
-      .split('\n').map((l) => l.trim()).filter(Boolean);
-    if (ids.length === 0) return [];
-    const r = await this.engine.call(['container', 'inspect', '--format', `{{.Id}}\t{{index .Config.Labels "${label}"}}`, '--', ...ids], { timeoutMs: 15_000 });
-    // a container removed between the two calls makes inspect fail for it only; the others are still printed
-    return r.stdout.split('\n').map((l) => l.trim().split('\t')).filter((f) => f[0]).map(([name, owner = '']) => ({ name, owner }));
-  }
-
   private result(out: StreamOutcome, applied?: Applied): ExecResult {
     return {
       exitCode: out.exitCode,
@@ -387,7 +362,7 @@ export class ContainerBackend extends BaseBackend {
       durationMs: out.durationMs,
       ...(out.timedOut ? { timedOut: true } : {}),
       backend: this.name,
-      ...(applied ? { isolation: isolationReport(applied) } : {}),
+      ...(applied ? { isolation: isolationReport(applied, this.engine.dialect.extraLayers) } : {}),
     };
   }
 }

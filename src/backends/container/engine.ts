@@ -1,14 +1,15 @@
 /**
- * The container engine's command line, driven with argv arrays (never a shell string). One class serves both
- * engines; what differs between docker and podman (flags every call or every container needs, how the CLI words
- * its own failures, how another OCI runtime is selected) is an EngineProfile supplied by src/backends/docker and
- * src/backends/podman.
+ * The container engine's command line, driven with argv arrays (never a shell string). One class serves every
+ * engine; what differs between them (flags every call or every container needs, how the CLI words its own
+ * failures, how another OCI runtime is selected) is an EngineProfile supplied by src/backends/docker,
+ * src/backends/podman and src/backends/apple, and how the CLI's commands and output look is its EngineDialect.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { AgentKernelError, TimeoutError, UnavailableError } from '../../core/errors.js';
 import { BoundedOutput } from '../../core/output.js';
+import { DOCKER_DIALECT, type EngineDialect } from './dialect.js';
 
-export type EngineName = 'docker' | 'podman';
+export type EngineName = 'docker' | 'podman' | 'apple';
 
 /** What differs between the engines. */
 export interface EngineProfile {
@@ -30,6 +31,8 @@ export interface EngineProfile {
   drainStdin: boolean;
   /** Facts shown by `status` beyond the engine's version (runtime chosen, rlimits applied...). */
   describe(): Record<string, unknown>;
+  /** How this CLI's commands and output look. @default docker's (podman speaks it too) */
+  dialect?: EngineDialect;
 }
 
 export interface CallResult {
@@ -44,7 +47,11 @@ const CALL_TIMEOUT_MS = 60_000;
 const CALL_OUTPUT_BYTES = 8 * 1024 * 1024;
 
 export class ContainerEngine {
-  constructor(readonly profile: EngineProfile) {}
+  readonly dialect: EngineDialect;
+
+  constructor(readonly profile: EngineProfile) {
+    this.dialect = profile.dialect ?? DOCKER_DIALECT;
+  }
 
   get name(): EngineName {
     return this.profile.name;

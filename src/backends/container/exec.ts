@@ -81,7 +81,7 @@ export async function execInContainer(engine: ContainerEngine, req: GuestExecReq
   // The engine's own failures look like "Error…" on stderr with nothing on stdout; a guest can print the same,
   // so the container's state decides.
   if (out.stdout.total === 0 && /^(Error response from daemon:|Error:)/.test(err.trimStart())) {
-    const state = await containerState(engine, req.container, req.runtime);
+    const state = await engine.dialect.containerState(engine, req.container, req.runtime);
     if (state === 'missing') throw new NotFoundError(`container ${req.container} no longer exists`, { container: req.container });
     if (state !== 'running') throw new ConflictError(`container ${req.container} is ${state}, not running`, { container: req.container, state });
   }

@@ -84,7 +84,7 @@ const MISSING_IMAGE_RE = /no such image|image not known|not found|does not exist
  */
 export async function ensureImage(engine: ContainerEngine, image: string, known?: Set<string>): Promise<void> {
   if (known?.has(image)) return;
-  const r = await engine.call(['image', 'inspect', '--format', '{{.Id}}', '--', image], { timeoutMs: 30_000 });
+  const r = await engine.call(engine.dialect.imageInspectArgs(image), { timeoutMs: 30_000 });
   if (r.exitCode === 0) {
     known?.add(image);
     return;
@@ -93,8 +93,7 @@ export async function ensureImage(engine: ContainerEngine, image: string, known?
     const e = engine.name;
     throw new NotFoundError(
       `image '${image}' is not in ${e}'s local image store, and agentkernel never pulls images. Provide it with ` +
-        `\`${e} load -i IMAGE.tar\` (an image saved elsewhere with \`${e} save\`), \`${e} import ROOTFS.tar ${image}\` ` +
-        `(a root filesystem tarball), or \`${e} pull ${image}\` where a registry is reachable; or choose another image with --image`,
+        `${engine.dialect.provideImageHint(engine, image)}; or choose another image with --image`,
       { image, engine: e },
     );
   }

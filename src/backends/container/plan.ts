@@ -96,8 +96,16 @@ export function securityArgs(plan: ContainerPlan): string[] {
   return args;
 }
 
+export interface RunArgsOptions {
+  name: string;
+  labels: Record<string, string>;
+  removeOnStop: boolean;
+  /** The profile's createArgs: flags this engine needs on every container here. */
+  engineArgs: string[];
+}
+
 /** The argv of `ENGINE run -d …` that creates and starts a container idling under IDLE_INIT. */
-export function runArgs(plan: ContainerPlan, opts: { name: string; labels: Record<string, string>; removeOnStop: boolean; engineArgs: string[] }): string[] {
+export function runArgs(plan: ContainerPlan, opts: RunArgsOptions): string[] {
   const args = ['run', '--detach', '--pull', 'never', '--name', opts.name];
   if (opts.removeOnStop) args.push('--rm');
   for (const [k, v] of Object.entries(opts.labels)) args.push('--label', `${k}=${v}`);
