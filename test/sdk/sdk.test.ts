@@ -2,6 +2,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox, Client, AbortError, NotFoundError, UnavailableError, ValidationError, AgentKernelError } from '../../src/sdk/index.js';
+import { UnsupportedError } from '../../src/core/errors.js';
 import { AgentKernel } from '../../src/service/kernel.js';
 import { startTestServer, wasmUnavailable, closeKernel, HELLO_WAT, type TestServer } from '../api/helpers.js';
 
@@ -78,7 +79,8 @@ function sandboxSuite(label: string, make: () => Access) {
       assert.equal(r.exitCode, 0);
       const t = await client.runCode('javascript', 'for (;;) {}', { timeoutMs: 300 });
       assert.deepEqual([t.exitCode, t.timedOut], [124, true]);
-      await assert.rejects(client.runCode('javascript', '1', { backend: 'firecracker' }), (e: unknown) => e instanceof UnavailableError);
+      // a backend that cannot run code says so with a typed error, over HTTP as in-process
+      await assert.rejects(client.runCode('javascript', '1', { backend: 'firecracker' }), (e: unknown) => e instanceof UnsupportedError && /firecracker/.test((e as Error).message));
       assert.ok((await client.backends()).some((b) => b.name === 'wasm' && b.available));
     });
 
