@@ -3,7 +3,11 @@
  * zod schema); the guest's arguments are checked against it before the tool's function runs, and the result goes
  * back as JSON, size-capped. Nothing but registered tools is reachable: the guest only ever names a tool.
  */
-import { z } from 'zod';
+import type { z as Z } from 'zod';
+import { createRequire } from 'node:module';
+
+// zod loads on first use: every CLI call constructs the kernel, few register tools
+const zod = (): typeof Z => (createRequire(import.meta.url)('zod') as { z: typeof Z }).z;
 import { ValidationError } from '../core/errors.js';
 import type { ToolHost } from '../core/types.js';
 
@@ -14,10 +18,10 @@ import type { ToolHost } from '../core/types.js';
 export type ToolFn = (args: any) => unknown;
 
 /** A JSON Schema object, or a zod schema. */
-export type ToolSchema = Record<string, unknown> | z.ZodType;
+export type ToolSchema = Record<string, unknown> | Z.ZodType;
 
 interface Tool {
-  schema: z.ZodType;
+  schema: Z.ZodType;
   jsonSchema: Record<string, unknown>;
   fn: ToolFn;
   description?: string;
@@ -34,15 +38,15 @@ const TOOL_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 /** Largest result (JSON text) a tool may hand back to the guest. */
 export const MAX_TOOL_RESULT = 1024 * 1024;
 
-function isZod(s: unknown): s is z.ZodType {
+function isZod(s: unknown): s is Z.ZodType {
   return typeof s === 'object' && s !== null && typeof (s as { safeParse?: unknown }).safeParse === 'function';
 }
 
-function toZod(schema: ToolSchema): { schema: z.ZodType; jsonSchema: Record<string, unknown> } {
-  if (isZod(schema)) return { schema, jsonSchema: z.toJSONSchema(schema) as Record<string, unknown> };
+function toZod(schema: ToolSchema): { schema: Z.ZodType; jsonSchema: Record<string, unknown> } {
+  if (isZod(schema)) return { schema, jsonSchema: zod().toJSONSchema(schema) as Record<string, unknown> };
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw new ValidationError('a tool schema must be a JSON Schema object or a zod schema');
   try {
-    return { schema: z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]), jsonSchema: schema };
+    return { schema: zod().fromJSONSchema(schema as Parameters<typeof Z.fromJSONSchema>[0]), jsonSchema: schema };
   } catch (e) {
     throw new ValidationError(`the tool schema is not usable: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -89,7 +93,7 @@ export class ToolRegistry {
       throw new Error(`the arguments of tool '${name}' are not JSON`);
     }
     const parsed = tool.schema.safeParse(args);
-    if (!parsed.success) throw new Error(`invalid arguments for tool '${name}': ${z.prettifyError(parsed.error).replace(/\n\s*/g, '; ')}`);
+    if (!parsed.success) throw new Error(`invalid arguments for tool '${name}': ${zod().prettifyError(parsed.error).replace(/\n\s*/g, '; ')}`);
     let result: unknown;
     try {
       result = await tool.fn(parsed.data);

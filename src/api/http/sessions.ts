@@ -75,17 +75,8 @@ export function toWireSession(s: SessionInfo): WireSessionInfo {
   };
 }
 
-export function fromWireSnapshot(w: WireSnapshotInfo): SnapshotInfo {
-  return { name: w.name, bytes: w.bytes, createdAt: w.created_at };
-}
-
-export function fromWireSession(w: WireSessionInfo): SessionInfo {
-  return {
-    name: w.name, language: w.language, backend: w.backend as SessionInfo['backend'], createdAt: w.created_at, calls: w.calls,
-    ...(w.forked_from ? { forkedFrom: w.forked_from } : {}),
-    snapshots: w.snapshots.map(fromWireSnapshot), tools: w.tools,
-  };
-}
+// the converters live in wire.ts, which loads no zod, so that the CLI and SDK can use them cheaply
+export { fromWireSession, fromWireSnapshot } from './wire.js';
 
 // ---- operations shared by HTTP and MCP -------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@
 import type { ExecResult, SandboxInfo } from '../../core/types.js';
 import { errorFromJSON, isAgentKernelError, type AgentKernelError } from '../../core/errors.js';
 import type { WireError, WireResult, WireSandboxInfo } from './schemas.js';
+import type { WireSessionInfo, WireSnapshotInfo } from './sessions.js';
+import type { SessionInfo, SnapshotInfo } from '../../service/sessions.js';
 
 const snake = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const camel = (k: string): string => k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
@@ -42,4 +44,16 @@ export function toWireError(e: unknown): WireError {
 /** Rebuild a typed error from a wire error (the SDK throws these). */
 export function fromWireError(w: Partial<WireError> | undefined): AgentKernelError {
   return errorFromJSON(w ?? { code: 'INTERNAL', message: 'the server answered without an error body' });
+}
+
+export function fromWireSnapshot(w: WireSnapshotInfo): SnapshotInfo {
+  return { name: w.name, bytes: w.bytes, createdAt: w.created_at };
+}
+
+export function fromWireSession(w: WireSessionInfo): SessionInfo {
+  return {
+    name: w.name, language: w.language, backend: w.backend as SessionInfo['backend'], createdAt: w.created_at, calls: w.calls,
+    ...(w.forked_from ? { forkedFrom: w.forked_from } : {}),
+    snapshots: w.snapshots.map(fromWireSnapshot), tools: w.tools,
+  };
 }

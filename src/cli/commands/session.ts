@@ -7,7 +7,8 @@
 import type { Command } from 'commander';
 import { UnavailableError, ValidationError } from '../../core/errors.js';
 import type { ExecResult } from '../../core/types.js';
-import { fromWireSession, fromWireSnapshot, type WireSessionInfo, type WireSnapshotInfo } from '../../api/http/sessions.js';
+import type { WireSessionInfo, WireSnapshotInfo } from '../../api/http/sessions.js';
+import { fromWireSession, fromWireSnapshot } from '../../api/http/wire.js';
 import type { SessionInfo } from '../../service/sessions.js';
 import { HttpTransport } from '../../sdk/transport/http.js';
 import { daemonSocket } from '../daemon-kernel.js';
