@@ -95,10 +95,14 @@ export function createApp(opts: AppOptions): Hono {
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => errorResponse(c, new NotFoundError(`no such endpoint: ${c.req.method} ${c.req.path}`)));
 
+  // set before the handler runs: hono puts them on the response it builds (c.json, streams, errors); setting them
+  // afterwards would copy the finished response once more per request
   app.use('*', async (c, next) => {
-    await next();
     c.header('X-Content-Type-Options', 'nosniff');
-    if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');
+    c.header('Cache-Control', 'no-store');
+    await next();
+    // a response built by hand (new Response) did not see them
+    if (!c.res.headers.has('X-Content-Type-Options')) c.header('X-Content-Type-Options', 'nosniff');
   });
   app.use('*', sameOriginOnly(opts.origins));
   app.use('*', bearerAuth(opts.apiKey, publicPaths));
