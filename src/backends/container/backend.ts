@@ -22,6 +22,7 @@ import { planContainer, type ContainerPlan } from './plan.js';
 import { ContainerPool, POOL_LABEL, type PooledContainer } from './pool.js';
 import type { StreamOutcome } from './stream.js';
 import { validateArgv, validateEnv, validateGuestPath } from './validate.js';
+import { dir } from '../../core/paths.js';
 
 export interface ContainerBackendOptions {
   /** Where sandbox records live (default: the state directory, shared with every backend). */
@@ -208,7 +209,7 @@ export class ContainerBackend extends BaseBackend {
     const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
     const args = ['exec', '--interactive', ...(tty ? ['--tty'] : []), '--', data.container, ...argv];
     return new Promise((resolve, reject) => {
-      const child = spawn(this.engine.profile.binary, this.engine.argv(args, data.runtime), { stdio: 'inherit' });
+      const child = spawn(this.engine.profile.binary, this.engine.argv(args, data.runtime), { stdio: 'inherit', cwd: dir('state', 'engine') });
       child.on('error', (e: NodeJS.ErrnoException) => reject(this.engine.spawnError(e)));
       child.on('close', (code, signal) => resolve(code ?? (signal ? 130 : 1)));
     });

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { AgentKernelError, TimeoutError, UnavailableError } from '../../core/errors.js';
 import { BoundedOutput } from '../../core/output.js';
+import { dir } from '../../core/paths.js';
 import { DOCKER_DIALECT, type EngineDialect } from './dialect.js';
 
 export type EngineName = 'docker' | 'podman' | 'apple';
@@ -64,7 +65,9 @@ export class ContainerEngine {
 
   /** Start the CLI with the given stdio; the caller owns the child. */
   spawn(args: string[], opts: { runtime?: string; stdio: StdioOptions }): ChildProcess {
-    return spawn(this.profile.binary, this.argv(args, opts.runtime), { stdio: opts.stdio });
+    // a working directory of our own: podman's conmon writes files such as `oom` into it when a container is
+    // killed for memory, which must not land in the caller's project
+    return spawn(this.profile.binary, this.argv(args, opts.runtime), { stdio: opts.stdio, cwd: dir('state', 'engine') });
   }
 
   /** Run one engine command to completion and collect its output. A non-zero exit is returned, not thrown. */
