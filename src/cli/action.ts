@@ -39,3 +39,14 @@ export async function runAction(
 export function runDaemonAction(flags: RunFlags, fn: (k: AgentKernel, signal: AbortSignal) => Promise<number>): Promise<never> {
   return runAction(flags, fn, { viaDaemon: true });
 }
+
+/** Run work that needs no kernel (daemon control, agent configuration) and exit with its code. */
+export async function runPlain(fn: () => Promise<number>): Promise<never> {
+  let code: number;
+  try {
+    code = await fn();
+  } catch (e) {
+    code = reportError(e);
+  }
+  process.exit(code);
+}

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { dir } from '../core/paths.js';
-import type { BackendName, SandboxInfo, SandboxSpec } from '../core/types.js';
+import type { BackendName, SandboxInfo, SandboxSpec, SandboxStatus } from '../core/types.js';
 
 export interface SandboxRecord extends SandboxInfo {
   spec: SandboxSpec;
@@ -82,6 +82,21 @@ export class SandboxStore {
     const tmp = `${f}.${randomBytes(6).toString('hex')}.tmp`;
     writeFileSync(tmp, JSON.stringify(rec, null, 2), { mode: 0o600 });
     renameSync(tmp, f);
+  }
+
+  /**
+   * The sandbox as the backend sees it now: its status is recorded when it changed (a `list` reconciles what the
+   * engine or VMM says with what was stored); a record removed meanwhile by another process is answered as it was.
+   */
+  withStatus(r: SandboxRecord, status: SandboxStatus): SandboxInfo {
+    if (status !== r.status) {
+      try {
+        return toInfo(this.update(r.name, { status }));
+      } catch {
+        // removed meanwhile by another process
+      }
+    }
+    return toInfo({ ...r, status });
   }
 
   update(name: string, patch: Partial<SandboxRecord>): SandboxRecord {

@@ -173,14 +173,7 @@ export class ContainerBackend extends BaseBackend {
       const container = (r.backendData as ContainerData | undefined)?.container ?? containerNameFor(r.name);
       // a container that is gone reads as stopped: start then reports that it no longer exists
       const status: SandboxStatus = states.get(container) ?? 'stopped';
-      if (status !== r.status) {
-        try {
-          return toInfo(this.store.update(r.name, { status }));
-        } catch {
-          // removed meanwhile by another process
-        }
-      }
-      return toInfo({ ...r, status });
+      return this.store.withStatus(r, status);
     });
   }
 

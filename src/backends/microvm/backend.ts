@@ -159,14 +159,7 @@ export class MicroVmBackend extends BaseBackend {
     return this.store.list(this.name).map((r) => {
       const vm = (r.backendData as VmData | undefined)?.vm;
       const status: SandboxStatus = vm && isVmmAlive(vm.pid, vm.dir) ? 'running' : r.status === 'created' ? 'created' : 'stopped';
-      if (status !== r.status) {
-        try {
-          return toInfo(this.store.update(r.name, { status }));
-        } catch {
-          // removed meanwhile
-        }
-      }
-      return toInfo({ ...r, status });
+      return this.store.withStatus(r, status);
     });
   }
 

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { dir } from '../../core/paths.js';
 import { UnavailableError } from '../../core/errors.js';
-import { note, reportError } from '../output.js';
+import { note } from '../output.js';
+import { runPlain as act } from '../action.js';
 import { loadOrCreateApiKey } from '../../api/http/api-key.js';
 import { addServeOptions, serveArgs, type PidRecord, type ServeFlags } from './serve.js';
 import { unixSocketFetch } from '../../sdk/transport/unix-fetch.js';
@@ -152,16 +153,6 @@ async function status(json: boolean | undefined): Promise<number> {
   return rec ? 0 : 3;
 }
 
-/** Run one subcommand and exit with its code (errors reported the CLI's usual way). */
-async function act(fn: () => Promise<number>): Promise<never> {
-  let code: number;
-  try {
-    code = await fn();
-  } catch (e) {
-    code = reportError(e);
-  }
-  process.exit(code);
-}
 
 export function register(program: Command): void {
   const daemon = program

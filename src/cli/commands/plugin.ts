@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
 import { reportError } from '../output.js';
+import { runPlain as act } from '../action.js';
 import type { FileResult, InstallOptions, Target } from '../../plugins/index.js';
 
 interface PluginFlags {
@@ -74,15 +75,6 @@ async function list(f: PluginFlags): Promise<number> {
   return 0;
 }
 
-async function act(fn: () => Promise<number>): Promise<never> {
-  let code: number;
-  try {
-    code = await fn();
-  } catch (e) {
-    code = reportError(e);
-  }
-  process.exit(code);
-}
 
 function scopeOptions(cmd: Command): Command {
   return cmd
