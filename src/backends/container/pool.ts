@@ -31,6 +31,8 @@ export const POOL_LABEL = 'agentkernel.pool';
 export interface Lease extends PooledContainer {
   /** True when the container was already running before this run asked for it. */
   warm: boolean;
+  /** The pool owes a replacement for this run's kind, started when the run ends. */
+  refill?: { key: string; plan: ContainerPlan };
 }
 
 export function poolKey(plan: ContainerPlan): string {
@@ -58,14 +60,18 @@ export class ContainerPool {
     const warm = this.idle.get(key)?.shift();
     const repeated = this.seen.has(key);
     this.seen.add(key);
-    if (warm || repeated) this.refill(key, plan);
-    if (warm) return { ...warm, warm: true };
-    return { ...(await this.driver.start(plan, this.labels())), warm: false };
+    // the replacement starts when this run ends, not now: a container start beside the run's exec would slow the
+    // run it is meant to speed up (on two cores, by ~25 ms per pooled run)
+    const refill = warm || repeated ? { key, plan } : undefined;
+    if (warm) return { ...warm, warm: true, refill };
+    return { ...(await this.driver.start(plan, this.labels())), warm: false, refill };
   }
 
   /** The run is over: the container goes away (in the background) and is never handed out again. */
-  release(c: PooledContainer): void {
-    this.track(this.driver.destroy(c).catch(() => {}));
+  release(c: Lease | PooledContainer): void {
+    this.track(this.driver.destroy({ name: c.name, runtime: c.runtime }).catch(() => {}));
+    const owed = (c as Lease).refill;
+    if (owed) this.refill(owed.key, owed.plan);
   }
 
   /** Start containers for `plan` until `size` are ready, and wait for them. */
