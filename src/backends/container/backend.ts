@@ -23,6 +23,7 @@ import { ContainerPool, POOL_LABEL, type PooledContainer } from './pool.js';
 import type { StreamOutcome } from './stream.js';
 import { validateArgv, validateEnv, validateGuestPath } from './validate.js';
 import { dir } from '../../core/paths.js';
+import { streamCommand } from './stream.js';
 
 export interface ContainerBackendOptions {
   /** Where sandbox records live (default: the state directory, shared with every backend). */
@@ -234,7 +235,16 @@ export class ContainerBackend extends BaseBackend {
     if (plan.runtime) await this.engine.profile.checkRuntime(this.engine, plan.runtime);
     await ensureImage(this.engine, plan.image, this.knownImages);
     for (let attempt = 1; ; attempt++) {
-      const lease = await this.pool.acquire(plan);
+      // no warm container: where the engine can, the command runs in a new container in one call
+      const taken = this.engine.dialect.oneShotArgs ? this.pool.tryWarm(plan) : undefined;
+      if (taken && !taken.lease) {
+        try {
+          return await this.runOneShot(plan, argv, env, cwd, opts);
+        } finally {
+          this.pool.owe(taken.refill);
+        }
+      }
+      const lease = taken?.lease ?? (await this.pool.acquire(plan));
       try {
         const out = await execInContainer(this.engine, {
           container: lease.name, runtime: lease.runtime, argv, env, cwd, stdin: opts.stdin,
@@ -253,6 +263,23 @@ export class ContainerBackend extends BaseBackend {
         this.pool.release(lease);
       }
     }
+  }
+
+  /** A cold ephemeral run: `run --rm` of the command itself; a timeout or abort removes the container. */
+  private async runOneShot(plan: ContainerPlan, argv: string[], env: Record<string, string> | undefined, cwd: string | undefined, opts: ContainerRunOptions): Promise<ExecResult> {
+    const name = `agentkernel-run-${randomBytes(6).toString('hex')}`;
+    const args = this.engine.dialect.oneShotArgs!(plan, {
+      name, labels: this.pool.ownerLabels(), removeOnStop: true, engineArgs: this.engine.profile.createArgs(plan.runtime),
+      argv, env, cwd, interactive: opts.stdin !== undefined, drainStdin: this.engine.profile.drainStdin,
+    });
+    const out = await streamCommand(this.engine, {
+      args, runtime: plan.runtime, stdin: opts.stdin,
+      timeoutMs: opts.timeoutMs ?? plan.profile.timeoutMs,
+      outputBytes: opts.outputBytes ?? plan.profile.outputBytes,
+      onStdout: opts.onStdout, onStderr: opts.onStderr, signal: opts.signal,
+      stopGuest: () => this.destroy({ name, runtime: plan.runtime }),
+    });
+    return this.result(out, withGaps(appliedFromPlan(plan, this.name, this.runtimeName(plan.runtime)), this.engine.dialect.gaps(plan)));
   }
 
   /** Start the pool's containers for runs like this one ahead of time. */

@@ -9,7 +9,7 @@ import type { InspectData } from './applied.js';
 import { probeEngine } from './availability.js';
 import type { ContainerEngine } from './engine.js';
 import { containerState, type ContainerState } from './exec.js';
-import { runArgs, type ContainerPlan, type RunArgsOptions } from './plan.js';
+import { oneShotArgs, runArgs, type ContainerPlan, type OneShotOptions, type RunArgsOptions } from './plan.js';
 
 export interface PlanGap {
   layer: string;
@@ -21,6 +21,11 @@ export interface EngineDialect {
   probe(engine: ContainerEngine): Promise<Availability>;
   /** argv of the call that creates and starts a container idling under IDLE_INIT; UnsupportedError for what it cannot do. */
   runArgs(plan: ContainerPlan, opts: RunArgsOptions): string[];
+  /**
+   * argv of `run --rm` of the command itself, for a cold ephemeral run in one engine call. Optional: an engine
+   * without it starts an idle container and execs into it, as pooled runs do.
+   */
+  oneShotArgs?(plan: ContainerPlan, opts: OneShotOptions): string[];
   /** Profile settings this engine has no way to apply: ephemeral runs report them as missing instead of claiming them. */
   gaps(plan: ContainerPlan): PlanGap[];
   /** Isolation layers every container of this engine has besides the container's own (e.g. a VM per container). */
@@ -50,6 +55,7 @@ export function statusFromPs(s: string): SandboxStatus {
 export const DOCKER_DIALECT: EngineDialect = {
   probe: (engine) => probeEngine(engine),
   runArgs: (plan, opts) => runArgs(plan, opts),
+  oneShotArgs: (plan, opts) => oneShotArgs(plan, opts),
   gaps: () => [],
   extraLayers: [],
   async inspect(engine, container, runtime) {

@@ -10,6 +10,7 @@ import { EXIT } from '../../core/types.js';
 import type { ContainerEngine } from './engine.js';
 import { BoundedOutput } from '../../core/output.js';
 import { streamCommand, type StreamOutcome, type StreamRequest } from './stream.js';
+import { DRAIN_STDIN } from './plan.js';
 
 /** Stream options (runtime, stdin, limits, callbacks, signal) as streamCommand takes them, plus what exec adds. */
 export interface GuestExecRequest extends Omit<StreamRequest, 'args' | 'stopGuest'> {
@@ -44,8 +45,6 @@ export async function containerState(engine: ContainerEngine, container: string,
   return r.stdout.trim();
 }
 
-/** Runs "$@", then reads what is left of stdin, then exits with the command's status. */
-const DRAIN_STDIN = ['/bin/sh', '-c', '"$@"; rc=$?; cat >/dev/null; exit $rc', 'sh'];
 
 function execArgs(engine: ContainerEngine, req: GuestExecRequest, tag?: string): string[] {
   const args = ['exec'];

@@ -104,6 +104,35 @@ export interface RunArgsOptions {
   engineArgs: string[];
 }
 
+/** Runs "$@", then reads what is left of stdin, then exits with the command's status. */
+export const DRAIN_STDIN = ['/bin/sh', '-c', '"$@"; rc=$?; cat >/dev/null; exit $rc', 'sh'];
+
+export interface OneShotOptions extends RunArgsOptions {
+  argv: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  /** stdin is given: keep it open (and drain what the command leaves unread, where the engine needs that). */
+  interactive: boolean;
+  drainStdin: boolean;
+}
+
+/**
+ * The argv of `ENGINE run --rm …` that runs the command itself in a new container with the same flags a pooled
+ * container gets: a cold ephemeral run is one engine call instead of `run -d` + `exec`. Like `exec`, the command
+ * is run as given (the image's entrypoint is replaced by argv[0]), never through a shell.
+ */
+export function oneShotArgs(plan: ContainerPlan, opts: OneShotOptions): string[] {
+  const args = ['run', '--rm', '--pull', 'never', '--name', opts.name];
+  if (opts.interactive) args.push('--interactive');
+  for (const [k, v] of Object.entries(opts.labels)) args.push('--label', `${k}=${v}`);
+  args.push(...securityArgs(plan), ...opts.engineArgs);
+  for (const [k, v] of Object.entries(opts.env ?? {})) args.push('--env', `${k}=${v}`);
+  if (opts.cwd) args.push('--workdir', opts.cwd);
+  const command = opts.interactive && opts.drainStdin ? [...DRAIN_STDIN, ...opts.argv] : opts.argv;
+  args.push('--entrypoint', command[0]!, '--', plan.image, ...command.slice(1));
+  return args;
+}
+
 /** The argv of `ENGINE run -d …` that creates and starts a container idling under IDLE_INIT. */
 export function runArgs(plan: ContainerPlan, opts: RunArgsOptions): string[] {
   const args = ['run', '--detach', '--pull', 'never', '--name', opts.name];

@@ -54,6 +54,16 @@ export class ContainerPool {
 
   /** A container for one run: a warm one when the pool has it, else a fresh one. */
   async acquire(plan: ContainerPlan): Promise<Lease> {
+    const { lease, refill } = this.tryWarm(plan);
+    if (lease) return lease;
+    return { ...(await this.driver.start(plan, this.labels())), warm: false, refill };
+  }
+
+  /**
+   * A warm container for `plan` if one is ready, and the refill this run owes the pool either way (start it with
+   * `owe` when the run is over). A caller that gets no lease runs cold on its own.
+   */
+  tryWarm(plan: ContainerPlan): { lease?: Lease; refill?: Lease['refill'] } {
     this.closed = false;
     this.reapOrphans();
     const key = poolKey(plan);
@@ -63,15 +73,23 @@ export class ContainerPool {
     // the replacement starts when this run ends, not now: a container start beside the run's exec would slow the
     // run it is meant to speed up (on two cores, by ~25 ms per pooled run)
     const refill = warm || repeated ? { key, plan } : undefined;
-    if (warm) return { ...warm, warm: true, refill };
-    return { ...(await this.driver.start(plan, this.labels())), warm: false, refill };
+    return { lease: warm ? { ...warm, warm: true, refill } : undefined, refill };
+  }
+
+  /** Start what a run owed the pool (see tryWarm). */
+  owe(refill: Lease['refill']): void {
+    if (refill) this.refill(refill.key, refill.plan);
+  }
+
+  /** Labels that mark a container as this pool's, so that one left by a dead process is reaped. */
+  ownerLabels(): Record<string, string> {
+    return this.labels();
   }
 
   /** The run is over: the container goes away (in the background) and is never handed out again. */
   release(c: Lease | PooledContainer): void {
     this.track(this.driver.destroy({ name: c.name, runtime: c.runtime }).catch(() => {}));
-    const owed = (c as Lease).refill;
-    if (owed) this.refill(owed.key, owed.plan);
+    this.owe((c as Lease).refill);
   }
 
   /** Start containers for `plan` until `size` are ready, and wait for them. */
