@@ -44,8 +44,12 @@ interface VmData {
 const CAPABILITIES: Capabilities = { ...NO_CAPABILITIES, lifecycle: true, exec: true, files: true, languages: [] };
 const DEFAULT_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' };
 const NOBODY = 65534;
-/** How long an already booted persistent VM's agent gets to answer a new connection. */
-const ATTACH_TIMEOUT_MS = 15_000;
+/**
+ * How long a persistent VM's agent gets to answer a new connection. Generous: under software emulation a VM started
+ * moments ago may still be booting, several at once on two cores take tens of seconds, and a VM that died is
+ * noticed within 250 ms anyway (attachAgent watches its process).
+ */
+const ATTACH_TIMEOUT_MS = 120_000;
 /** How long a VM gets to power off after the agent synced its disk, before the VMM is ended. */
 const POWEROFF_TIMEOUT_MS = 10_000;
 const AVAILABILITY_TTL_MS = 5_000;
