@@ -84,6 +84,15 @@ export class SandboxStore {
     renameSync(tmp, f);
   }
 
+  /** The record of a sandbox that `backend` owns; ConflictError when another backend owns it. */
+  requireOwned(name: string, backend: BackendName): SandboxRecord {
+    const rec = this.require(validateSandboxName(name));
+    if (rec.backend !== backend) {
+      throw new ConflictError(`sandbox '${name}' belongs to the ${rec.backend} backend, not ${backend}`, { name, backend: rec.backend });
+    }
+    return rec;
+  }
+
   /**
    * The sandbox as the backend sees it now: its status is recorded when it changed (a `list` reconciles what the
    * engine or VMM says with what was stored); a record removed meanwhile by another process is answered as it was.

@@ -296,10 +296,7 @@ export class ContainerBackend extends BaseBackend {
   // ---- internals ---------------------------------------------------------------------------------------------------
 
   private own(name: string): { rec: SandboxRecord; data: ContainerData } {
-    const rec = this.store.require(validateSandboxName(name));
-    if (rec.backend !== this.name) {
-      throw new ConflictError(`sandbox '${name}' belongs to the ${rec.backend} backend, not ${this.name}`, { name, backend: rec.backend });
-    }
+    const rec = this.store.requireOwned(name, this.name);
     const data = (rec.backendData as ContainerData | undefined) ?? { container: containerNameFor(rec.name) };
     return { rec, data };
   }

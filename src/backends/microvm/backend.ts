@@ -232,10 +232,7 @@ export class MicroVmBackend extends BaseBackend {
   // ---- internals ---------------------------------------------------------------------------------------------------
 
   private own(name: string): { rec: SandboxRecord; data: VmData } {
-    const rec = this.store.require(validateSandboxName(name));
-    if (rec.backend !== this.name) {
-      throw new ConflictError(`sandbox '${name}' belongs to the ${rec.backend} backend, not ${this.name}`, { name, backend: rec.backend });
-    }
+    const rec = this.store.requireOwned(name, this.name);
     return { rec, data: rec.backendData as unknown as VmData };
   }
 
