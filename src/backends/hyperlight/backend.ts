@@ -18,6 +18,7 @@ import { loadModuleBytes } from '../../runtimes/wasm/module.js';
 import { BaseBackend } from '../base.js';
 import { resolveLimits } from '../wasm/limits.js';
 import { normalizeMounts } from '../wasm/mounts.js';
+import { checkEnv, stdinBytes } from '../wasm/request.js';
 import { MicroVmJavaScript } from './code/javascript.js';
 import { quickJsGuestPrepared } from './code/quickjs-guest.js';
 import { GuestImage, callImage, moduleHash, prepareModule, type CallSpec, type PreparedModule } from './sandbox.js';
@@ -32,16 +33,6 @@ export const PYTHON_UNSUPPORTED =
   'packaged in npm or Debian here, and Pyodide needs dynamic linking of side modules, which the wasm2c guest cannot do) ' +
   "or a Linux system-call layer in the guest for a static native CPython (not built yet); use backend 'wasm' for Python";
 
-function checkEnv(env: Record<string, string> | undefined): Record<string, string> {
-  if (env === undefined) return {};
-  if (typeof env !== 'object' || env === null) throw new ValidationError('env must be an object of strings');
-  for (const [k, v] of Object.entries(env)) {
-    if (typeof v !== 'string' || k === '' || k.includes('=') || k.includes('\0') || v.includes('\0')) {
-      throw new ValidationError(`invalid environment variable ${JSON.stringify(k)}`);
-    }
-  }
-  return { ...env };
-}
 
 export interface HyperlightBackendOptions {
   /** Modules kept compiled and booted in this process (each with its snapshot and pool). @default 32 */
@@ -50,12 +41,6 @@ export interface HyperlightBackendOptions {
   bootTimeoutMs?: number;
 }
 
-function stdinBytes(stdin: string | Uint8Array | undefined): Uint8Array {
-  if (stdin === undefined) return new Uint8Array(0);
-  if (typeof stdin === 'string') return new Uint8Array(Buffer.from(stdin, 'utf8'));
-  if (stdin instanceof Uint8Array) return stdin;
-  throw new ValidationError('stdin must be a string or bytes');
-}
 
 /** Waits for p unless the signal fires first (p itself carries on for other callers). */
 function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -167,6 +152,14 @@ export class HyperlightBackend extends BaseBackend {
       env: o.env ?? {}, stdin, mounts, timeoutMs: limits.timeoutMs, signal: o.signal,
       out: { stdout: (d) => stdout.write(d), stderr: (d) => stderr.write(d) },
     });
+    return this.#result(r, stdout, stderr, started);
+  }
+
+  /** The result of a guest run whose output went through the two bounded buffers (closed here). */
+  #result(
+    r: Pick<RuntimeOutcome, 'exitCode' | 'trap' | 'error'> & { results?: ExecResult['results'] },
+    stdout: BoundedOutput, stderr: BoundedOutput, started: number,
+  ): ExecResult {
     stdout.end();
     stderr.end();
     return {
@@ -178,6 +171,7 @@ export class HyperlightBackend extends BaseBackend {
       durationMs: performance.now() - started,
       ...(r.exitCode === EXIT.TIMEOUT ? { timedOut: true } : {}),
       ...(r.trap ? { trap: r.trap } : {}),
+      ...(r.error ? { error: r.error } : {}),
       ...(r.results ? { results: r.results } : {}),
       backend: this.name,
       isolation: ISOLATION,
@@ -211,21 +205,7 @@ export class HyperlightBackend extends BaseBackend {
       { stdout: (d) => stdout.write(d), stderr: (d) => stderr.write(d) },
       o.signal,
     );
-    stdout.end();
-    stderr.end();
-    return {
-      exitCode: r.exitCode,
-      stdout: stdout.text(),
-      stderr: stderr.text(),
-      stdoutTruncated: stdout.truncated,
-      stderrTruncated: stderr.truncated,
-      durationMs: performance.now() - started,
-      ...(r.exitCode === EXIT.TIMEOUT ? { timedOut: true } : {}),
-      ...(r.trap ? { trap: r.trap } : {}),
-      ...(r.error ? { error: r.error } : {}),
-      backend: this.name,
-      isolation: ISOLATION,
-    };
+    return this.#result(r, stdout, stderr, started);
   }
 
   async invoke(o: InvokeOptions): Promise<ExecResult> {

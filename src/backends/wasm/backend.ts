@@ -28,6 +28,7 @@ import { Jail, type JailOptions } from './jail/index.js';
 import { runnerLaunch, type LaunchOptions } from './launch.js';
 import { resolveLimits } from './limits.js';
 import { normalizeMounts } from './mounts.js';
+import { checkEnv, stdinBytes } from './request.js';
 import { WorkerPool } from './pool.js';
 import { PythonSnapshot } from './snapshot.js';
 import { WasmSessions } from './sessions.js';
@@ -68,23 +69,7 @@ export interface Dispatch {
   moduleBytes?: Uint8Array;
 }
 
-function toBytes(stdin: string | Uint8Array | undefined): Uint8Array {
-  if (stdin === undefined) return new Uint8Array(0);
-  if (typeof stdin === 'string') return new Uint8Array(Buffer.from(stdin, 'utf8'));
-  if (stdin instanceof Uint8Array) return stdin;
-  throw new ValidationError('stdin must be a string or bytes');
-}
 
-function checkEnv(env: Record<string, string> | undefined): Record<string, string> {
-  if (env === undefined) return {};
-  if (typeof env !== 'object' || env === null) throw new ValidationError('env must be an object of strings');
-  for (const [k, v] of Object.entries(env)) {
-    if (typeof v !== 'string' || k === '' || k.includes('=') || k.includes('\0') || v.includes('\0')) {
-      throw new ValidationError(`invalid environment variable ${JSON.stringify(k)}`);
-    }
-  }
-  return { ...env };
-}
 
 export class WasmBackend extends BaseBackend {
   readonly name = 'wasm' as const;
@@ -229,7 +214,7 @@ export class WasmBackend extends BaseBackend {
   private async dispatch(d: Dispatch, pinned?: WorkerProcess): Promise<ExecResult> {
     const signal = d.hooks.signal;
     const env = checkEnv(d.env);
-    const stdin = toBytes(d.stdin);
+    const stdin = stdinBytes(d.stdin);
     if (d.cwd !== undefined && (typeof d.cwd !== 'string' || !d.cwd.startsWith('/'))) throw new ValidationError('cwd must be an absolute guest path');
     const plan = await this.jail.probe();
     const started = performance.now();
