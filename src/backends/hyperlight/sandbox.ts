@@ -25,7 +25,7 @@ import {
   AK_TRAP_STACK_EXHAUSTED, AK_TRAP_UNREACHABLE, AK_WASI_FUNCS,
 } from './abi.js';
 import { compileGuest, type CompiledGuest } from './compile.js';
-import { GuestProtocolError, MicroVm, Snapshot, VmPool, parseOutputRecords, type AkMessage } from './vmm.js';
+import { GuestProtocolError, MicroVm, Snapshot, VmPool, parseOutputRecords, type AkMessage, type VmExit } from './vmm.js';
 
 const MiB = 1024 * 1024;
 const PAGE = 65536;
@@ -222,20 +222,37 @@ async function drive(vm: MicroVm, o: DriveOptions): Promise<CallEnd | { kind: 'r
         const msg = vm.readMsg();
         return { kind: 'trap', code: msg.status, memSize: Number(msg.memSize) };
       }
-      case 'abort': {
-        const msg = vm.readMsg();
-        const text = Buffer.from(vm.readMsgData(msg)).toString('utf8').replace(/\0.*$/s, '');
-        throw new AgentKernelError('INTERNAL', `the micro-VM guest runtime aborted: ${text || '(no message)'}`);
-      }
+      case 'abort':
       case 'fault':
-        return { kind: 'fault', detail: `${exit.detail} at rip 0x${exit.rip.toString(16)}` };
       case 'unexpected':
-        return { kind: 'fault', detail: `unexpected VM exit: ${exit.detail}` };
       case 'timeout':
-        return { kind: 'timeout' };
       case 'cancelled':
-        throw new AbortError();
+        return stoppedRun(vm, exit);
     }
+  }
+}
+
+/**
+ * How a guest call ends when the VM stopped for anything but a host call or the guest's own end: shared by every
+ * loop that drives a guest (WASI programs, exports, the JavaScript engine).
+ */
+export function stoppedRun(vm: MicroVm, exit: VmExit): { kind: 'fault'; detail: string } | { kind: 'timeout' } {
+  switch (exit.kind) {
+    case 'abort': {
+      const msg = vm.readMsg();
+      const text = Buffer.from(vm.readMsgData(msg)).toString('utf8').replace(/\0.*$/s, '');
+      throw new AgentKernelError('INTERNAL', `the micro-VM guest runtime aborted: ${text || '(no message)'}`);
+    }
+    case 'fault':
+      return { kind: 'fault', detail: `${exit.detail} at rip 0x${exit.rip.toString(16)}` };
+    case 'unexpected':
+      return { kind: 'fault', detail: `unexpected VM exit: ${exit.detail}` };
+    case 'timeout':
+      return { kind: 'timeout' };
+    case 'cancelled':
+      throw new AbortError();
+    default:
+      throw new GuestProtocolError(`VM exit '${exit.kind}' is not the end of a call`);
   }
 }
 

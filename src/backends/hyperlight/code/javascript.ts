@@ -10,7 +10,7 @@
  * out-of-memory. Timeouts are the VM watchdog's: the guest is stopped where it is, no interrupt handler runs.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortError, AgentKernelError } from '../../../core/errors.js';
+import { AgentKernelError } from '../../../core/errors.js';
 import { EXIT, type GuestError } from '../../../core/types.js';
 import { guestCwd } from '../../../runtimes/command.js';
 import { PRELUDE_SOURCE } from '../../../runtimes/javascript/prelude.js';
@@ -18,7 +18,7 @@ import type { CodeRequest, CodeRuntime, OutputSink, RuntimeOutcome } from '../..
 import {
   AK_HC_FLUSH, AK_HC_IMPORT_BASE, AK_OP_INVOKE, AK_TRAP_OUT_OF_MEMORY, AK_TRAP_STACK_EXHAUSTED, MSG_DATA_CAPACITY,
 } from '../abi.js';
-import { vmMemSize } from '../sandbox.js';
+import { stoppedRun, vmMemSize } from '../sandbox.js';
 import { GuestProtocolError, MicroVm, Snapshot, VmPool, parseOutputRecords, type AkMessage } from '../vmm.js';
 import { serveHostImport } from './imports.js';
 import { quickJsGuest, type DriverName, type QuickJsGuest } from './quickjs-guest.js';
@@ -107,18 +107,12 @@ async function drive(vm: MicroVm, guest: QuickJsGuest, out: OutputSink, deadline
         return { kind: exit.kind, msg: vm.readMsg() } as { kind: 'done'; msg: AkMessage };
       case 'trap':
         return { kind: 'trap', code: vm.readMsg().status };
-      case 'abort': {
-        const msg = vm.readMsg();
-        throw new AgentKernelError('INTERNAL', `the micro-VM guest runtime aborted: ${Buffer.from(vm.readMsgData(msg)).toString('utf8') || '(no message)'}`);
-      }
+      case 'abort':
       case 'fault':
-        return { kind: 'fault', detail: `${exit.detail} at rip 0x${exit.rip.toString(16)}` };
       case 'unexpected':
-        return { kind: 'fault', detail: `unexpected VM exit: ${exit.detail}` };
       case 'timeout':
-        return { kind: 'timeout' };
       case 'cancelled':
-        throw new AbortError();
+        return stoppedRun(vm, exit);
     }
   }
 }
