@@ -3,6 +3,8 @@
  * next to the `wasm` backend's JavaScript, on this machine, in one process:
  *   - micro-VM, runtime level: VM from the pool (reset to the snapshot) + one guest call + release, p50/p99
  *   - micro-VM, backend level: HyperlightBackend.runCode (limits, bounded output, result object), p50/p99
+ *   both with each way of resetting guest memory: copying back the pages a run wrote (the default; pages copied
+ *   per run reported) and dropping every private page (`vmmSetResetCopyLimit(0)`)
  *   - micro-VM cold: boot the guest, create QuickJS's runtime + context + prelude, snapshot (per memory cap, once)
  *   - wasm backend: WasmBackend.runCode (jailed worker, QuickJS context per run), p50/p99
  *   - runs per second: sequential, and with 4 runs in flight
@@ -14,6 +16,7 @@
 import { performance } from 'node:perf_hooks';
 import { HyperlightBackend } from '../src/backends/hyperlight/backend.js';
 import { MicroVmJavaScript } from '../src/backends/hyperlight/code/javascript.js';
+import { vmmSetResetCopyLimit, vmmStats } from '../src/backends/hyperlight/vmm.js';
 import { createWasmBackend } from '../src/backends/wasm/index.js';
 import { summarize } from '../src/bench/stats.js';
 import type { LatencyStats } from '../src/bench/types.js';
@@ -55,15 +58,24 @@ interface Row {
   stats: LatencyStats;
   runsPerSecond: number;
   runsPerSecond4: number;
+  /** Micro-VM rows: pages (4 KiB) a reset copied back, per run. */
+  pagesPerRun?: number;
 }
 
-async function measure(what: string, n: number, one: () => Promise<unknown>): Promise<Row> {
+async function measure(what: string, n: number, one: () => Promise<unknown>, microVm = false): Promise<Row> {
   await timed(WARMUP, one);
+  const before = microVm ? vmmStats() : undefined;
   const stats = summarize(await timed(n, one));
+  const pagesPerRun = before ? (vmmStats().pagesRestored - before.pagesRestored) / n : undefined;
   const runsPerSecond = await throughput(n, 1, one);
   const runsPerSecond4 = await throughput(n, 4, one);
-  return { what, stats, runsPerSecond, runsPerSecond4 };
+  return { what, stats, runsPerSecond, runsPerSecond4, ...(pagesPerRun !== undefined ? { pagesPerRun } : {}) };
 }
+
+const RESETS = [
+  { name: 'copy back written pages', limit: 16 * 1024 * 1024 },
+  { name: 'drop private pages', limit: 0 },
+];
 
 async function main(): Promise<void> {
   const hl = new HyperlightBackend();
@@ -83,8 +95,12 @@ async function main(): Promise<void> {
   const check = await hl.runCode('javascript', 'console.log(1+1)');
   if (check.stdout !== '2\n') throw new Error(`hyperlight printed ${JSON.stringify(check.stdout)}: ${check.stderr}`);
   const rows: Row[] = [];
-  rows.push(await measure('hyperlight, runtime (pool + snapshot reset + 1 guest call)', RUNS, () => rt.run(request(), sink)));
-  rows.push(await measure('hyperlight, backend runCode', RUNS, () => hl.runCode('javascript', CODE)));
+  for (const reset of RESETS) {
+    vmmSetResetCopyLimit(reset.limit);
+    rows.push(await measure(`hyperlight, runtime (pool + snapshot reset + 1 guest call), ${reset.name}`, RUNS, () => rt.run(request(), sink), true));
+    rows.push(await measure(`hyperlight, backend runCode, ${reset.name}`, RUNS, () => hl.runCode('javascript', CODE), true));
+  }
+  vmmSetResetCopyLimit(RESETS[0]!.limit);
   const wasm = createWasmBackend();
   try {
     const w = await wasm.runCode('javascript', 'console.log(1+1)');
@@ -103,10 +119,12 @@ async function main(): Promise<void> {
   const ms = (v: number) => `${v.toFixed(3)} ms`;
   console.log(`JavaScript '${CODE}', ${RUNS} runs after ${WARMUP} warm-up runs (load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)})`);
   console.log(`hyperlight cold: guest image loaded in ${ms(loadMs)}; boot + QuickJS runtime/context/prelude + snapshot ${ms(coldMs)}`);
-  console.log('| what | p50 | p99 | runs/s (1 in flight) | runs/s (4 in flight) |');
-  console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.what} | ${ms(r.stats.p50)} | ${ms(r.stats.p99)} | ${r.runsPerSecond.toFixed(0)} | ${r.runsPerSecond4.toFixed(0)} |`);
-  console.log(`| published Hyperlight (reference, other hardware) | ${PUBLISHED.restoreAndRunMs} ms restore + run | | | cold ${PUBLISHED.coldMs} ms |`);
+  console.log('| what | p50 | p99 | runs/s (1 in flight) | runs/s (4 in flight) | pages copied back per run |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.what} | ${ms(r.stats.p50)} | ${ms(r.stats.p99)} | ${r.runsPerSecond.toFixed(0)} | ${r.runsPerSecond4.toFixed(0)} | ${r.pagesPerRun?.toFixed(1) ?? ''} |`);
+  }
+  console.log(`| published Hyperlight (reference, other hardware) | ${PUBLISHED.restoreAndRunMs} ms restore + run | | | cold ${PUBLISHED.coldMs} ms | |`);
 }
 
 await main();

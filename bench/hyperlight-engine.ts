@@ -4,7 +4,8 @@
  *     KVM VM + vCPU from the shell cache (what disposing a clean VM leaves behind)
  *   - pooled acquire + trivial call + release, p50/p99 (and a call with one host call)
  *   - the cost of one exit round trip through JavaScript (run() as seen by JS minus the time in KVM_RUN)
- *   - reset of a VM; stopping a spinning guest with cancel()
+ *   - reset of a VM; stopping a spinning guest with cancel(); the pooled call and the reset again with resets that
+ *     drop every private page (`vmmSetResetCopyLimit(0)`) instead of copying back the written ones
  *   - fresh sandboxes per second (create + trivial call + dispose, several in flight)
  *   - private memory per idle VM with 100 alive (/proc/self/smaps_rollup Private_*), and the machine's
  *     MemAvailable drop (which includes KVM's kernel-side memory)
@@ -14,7 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { MicroVm, VmPool, vmmAvailability, vmmSetShellCache, type Snapshot } from '../src/backends/hyperlight/vmm.js';
+import { MicroVm, VmPool, vmmAvailability, vmmSetResetCopyLimit, vmmSetShellCache, type Snapshot } from '../src/backends/hyperlight/vmm.js';
 import { bootToReady, call, cleanupGuests, skipReason } from '../test/hyperlight-vmm/helpers.js';
 
 interface Dist {
@@ -229,8 +230,18 @@ async function main(): Promise<void> {
     const cancel = await cancelLatency(spin.snapshot, spin.dispatch, 100);
     const fresh = await freshPerSecond(spin.snapshot, spin.dispatch, 2, 4);
     const mem = await idleMemory(spin.snapshot, spin.dispatch, 100);
+    vmmSetResetCopyLimit(0);
+    const dropPool = new VmPool(spin.snapshot, { maxIdle: 4, minIdle: 1 });
+    await pooledCall(dropPool, spin.dispatch, 100, [1]);
+    const pooledDrop = await pooledCall(dropPool, spin.dispatch, 1000, [1]);
+    await dropPool.close();
+    const resetDrop = await resetCost(spin.snapshot, spin.dispatch, 300);
+    vmmSetResetCopyLimit(16 * 1024 * 1024);
     const bw = bwrap(20);
-    Object.assign(results, { newVmCold, newVm, newVmOffThread, pooled, pooledHostcall, hop, reset, cancel, freshCold, freshPerSecond: fresh, mem, bwrap: bw });
+    Object.assign(results, {
+      newVmCold, newVm, newVmOffThread, pooled, pooledHostcall, hop, reset, cancel, freshCold, freshPerSecond: fresh, mem, bwrap: bw,
+      pooledDrop, resetDrop,
+    });
 
     if (json) {
       console.log(JSON.stringify(results, null, 2));
@@ -247,6 +258,8 @@ async function main(): Promise<void> {
     row('run() to the next exit, as JS sees it', hop.run);
     row('  of which the hop runner thread <-> JS', hop.hop);
     row('reset() of a VM after a call', reset);
+    row('  pooled trivial call, resets dropping private pages', pooledDrop);
+    row('  reset() dropping private pages', resetDrop);
     row('cancel() of a spinning guest until run() resolves', cancel);
     console.log(`${'fresh sandboxes/s, cold (create+call+dispose, 4 in flight)'.padEnd(52)} ${freshCold.toFixed(0)} /s  (target >= 2000 /s)`);
     console.log(`${'fresh sandboxes/s, recycled KVM VM + vCPU'.padEnd(52)} ${fresh.toFixed(0)} /s`);

@@ -446,6 +446,10 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   set_num(env, o, "runners", (double)atomic_load(&ak_stats.runners));
   set_num(env, o, "runnersIdle", (double)atomic_load(&ak_stats.runners_idle));
   set_num(env, o, "shells", (double)atomic_load(&ak_stats.shells));
+  set_num(env, o, "resetsCopied", (double)atomic_load(&ak_stats.resets_copied));
+  set_num(env, o, "resetsDropped", (double)atomic_load(&ak_stats.resets_dropped));
+  set_num(env, o, "pagesRestored", (double)atomic_load(&ak_stats.pages_restored));
+  set_num(env, o, "slotReloads", (double)atomic_load(&ak_stats.slot_reloads));
   return o;
 }
 
@@ -456,6 +460,16 @@ static napi_value js_set_shell_cache(napi_env env, napi_callback_info info) {
   if (get_u64(env, argv[0], &n) != 0 || n > AK_SHELL_CACHE_MAX)
     return throw_code(env, "AK_VALIDATION", "the shell cache size must be an integer from 0 to 256");
   ak_vm_set_shell_cache((int)n);
+  return undefined(env);
+}
+
+static napi_value js_set_reset_copy_limit(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  CHECK(get_args(env, info, 1, argv) == 0 ? napi_ok : napi_generic_failure);
+  uint64_t n;
+  if (get_u64(env, argv[0], &n) != 0 || n > AK_MEM_MAX)
+    return throw_code(env, "AK_VALIDATION", "the reset copy limit must be an integer number of bytes from 0 to 1 GiB");
+  ak_vm_set_reset_copy_limit(n);
   return undefined(env);
 }
 
@@ -720,6 +734,7 @@ static napi_value js_vm_view(napi_env env, napi_callback_info info) {
   }
   CHECK(napi_create_external_arraybuffer(env, vm->mem + addr, (size_t)len, NULL, NULL, &ab));
   CHECK(napi_create_reference(env, ab, 0, &h->view));
+  ak_vm_host_viewed(vm, addr, len);
   return ab;
 }
 
@@ -749,6 +764,7 @@ static napi_value js_vm_write(napi_env env, napi_callback_info info) {
   /* The host area (page tables, GDT, TSS) is the VM's own machinery, never payload. */
   if (addr < AK_MSG_ADDR) return throw_code(env, "AK_VALIDATION", "guest writes below the message area are not allowed");
   memcpy(vm->mem + addr, data, len);
+  ak_vm_host_wrote(vm, addr, len);
   return undefined(env);
 }
 
@@ -829,6 +845,7 @@ NAPI_MODULE_INIT() {
       {"probe", NULL, js_probe, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
       {"setShellCache", NULL, js_set_shell_cache, NULL, NULL, NULL, napi_default, NULL},
+      {"setResetCopyLimit", NULL, js_set_reset_copy_limit, NULL, NULL, NULL, napi_default, NULL},
       {"abiLayout", NULL, js_abi_layout, NULL, NULL, NULL, napi_default, NULL},
       {"snapshotFromImage", NULL, js_snapshot_from_image, NULL, NULL, NULL, napi_default, NULL},
       {"snapshotInfo", NULL, js_snapshot_info, NULL, NULL, NULL, napi_default, NULL},

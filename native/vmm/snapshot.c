@@ -18,7 +18,6 @@
 
 #include "snapshot.h"
 
-#define PAGE 4096ull
 #define PM_PRESENT (1ull << 63)
 #define PM_SWAPPED (1ull << 62)
 #define PM_FILE    (1ull << 61)
@@ -55,33 +54,6 @@ int ak_pwrite_all(int fd, const void *buf, size_t len, uint64_t off, char *err) 
   return 0;
 }
 
-struct ak_snapshot *ak_snapshot_new(int fd, uint64_t size, const struct ak_cpu *cpu, char *err) {
-  if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
-    snprintf(err, AK_ERR_LEN, "cannot seal snapshot memory: %s", strerror(errno));
-    return NULL;
-  }
-  struct ak_snapshot *s = calloc(1, sizeof *s);
-  if (!s) {
-    snprintf(err, AK_ERR_LEN, "out of memory");
-    return NULL;
-  }
-  atomic_init(&s->refs, 1);
-  s->memfd = fd;
-  s->mem_size = size;
-  s->cpu = *cpu;
-  atomic_fetch_add(&ak_stats.snapshots, 1);
-  return s;
-}
-
-void ak_snapshot_ref(struct ak_snapshot *s) { atomic_fetch_add(&s->refs, 1); }
-
-void ak_snapshot_unref(struct ak_snapshot *s) {
-  if (!s || atomic_fetch_sub(&s->refs, 1) != 1) return;
-  close(s->memfd);
-  free(s);
-  atomic_fetch_sub(&ak_stats.snapshots, 1);
-}
-
 static void mark(uint8_t *bits, uint64_t from_page, uint64_t to_page) {
   for (uint64_t p = from_page; p < to_page; p++) bits[p >> 3] |= (uint8_t)(1u << (p & 7));
 }
@@ -100,14 +72,58 @@ static int mark_file_data(int fd, uint64_t size, uint8_t *bits, char *err) {
     }
     off_t hole = lseek(fd, data, SEEK_HOLE);
     if (hole < 0) hole = (off_t)size;
-    mark(bits, (uint64_t)data / PAGE, ((uint64_t)hole + PAGE - 1) / PAGE);
+    mark(bits, (uint64_t)data / AK_PAGE, ((uint64_t)hole + AK_PAGE - 1) / AK_PAGE);
     pos = hole;
   }
   return 0;
 }
 
-/* Private pages of the mapping: present and not file-backed, or swapped out. */
-static int mark_private(const uint8_t *mem, uint64_t size, uint8_t *bits, char *err) {
+struct ak_snapshot *ak_snapshot_new(int fd, uint64_t size, const struct ak_cpu *cpu, char *err) {
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+    snprintf(err, AK_ERR_LEN, "cannot seal snapshot memory: %s", strerror(errno));
+    return NULL;
+  }
+  struct ak_snapshot *s = calloc(1, sizeof *s);
+  uint64_t *data = calloc(AK_BITMAP_WORDS(size), 8);
+  if (!s || !data) {
+    free(s);
+    free(data);
+    snprintf(err, AK_ERR_LEN, "out of memory");
+    return NULL;
+  }
+  /* The restore source of copying resets: read-only, and read only where `data` says the memfd holds data (a read
+   * fault on a hole of a shared mapping would allocate it). */
+  void *image = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, 0);
+  if (image == MAP_FAILED || mark_file_data(fd, size, (uint8_t *)data, err) != 0) {
+    if (image == MAP_FAILED) snprintf(err, AK_ERR_LEN, "cannot map snapshot memory: %s", strerror(errno));
+    else munmap(image, size);
+    free(s);
+    free(data);
+    return NULL;
+  }
+  madvise(image, size, MADV_DONTFORK);
+  atomic_init(&s->refs, 1);
+  s->memfd = fd;
+  s->mem_size = size;
+  s->cpu = *cpu;
+  s->image = image;
+  s->data = data;
+  atomic_fetch_add(&ak_stats.snapshots, 1);
+  return s;
+}
+
+void ak_snapshot_ref(struct ak_snapshot *s) { atomic_fetch_add(&s->refs, 1); }
+
+void ak_snapshot_unref(struct ak_snapshot *s) {
+  if (!s || atomic_fetch_sub(&s->refs, 1) != 1) return;
+  munmap((void *)s->image, s->mem_size);
+  free(s->data);
+  close(s->memfd);
+  free(s);
+  atomic_fetch_sub(&ak_stats.snapshots, 1);
+}
+
+int ak_mark_private(const uint8_t *mem, uint64_t from_page, uint64_t to_page, uint8_t *bits, char *err) {
   int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   if (pm < 0) {
     snprintf(err, AK_ERR_LEN, "cannot open /proc/self/pagemap: %s", strerror(errno));
@@ -117,9 +133,9 @@ static int mark_private(const uint8_t *mem, uint64_t size, uint8_t *bits, char *
   uint64_t *buf = malloc(CHUNK * sizeof *buf);
   int rc = buf ? 0 : -1;
   if (!buf) snprintf(err, AK_ERR_LEN, "out of memory");
-  uint64_t pages = size / PAGE, first = (uint64_t)(uintptr_t)mem / PAGE;
-  for (uint64_t p = 0; rc == 0 && p < pages; p += CHUNK) {
-    uint64_t n = pages - p < CHUNK ? pages - p : CHUNK;
+  uint64_t first = (uint64_t)(uintptr_t)mem / AK_PAGE;
+  for (uint64_t p = from_page; rc == 0 && p < to_page; p += CHUNK) {
+    uint64_t n = to_page - p < CHUNK ? to_page - p : CHUNK;
     ssize_t got = pread(pm, buf, n * 8, (off_t)((first + p) * 8));
     if (got != (ssize_t)(n * 8)) {
       snprintf(err, AK_ERR_LEN, "reading /proc/self/pagemap failed: %s", got < 0 ? strerror(errno) : "short read");
@@ -137,14 +153,15 @@ static int mark_private(const uint8_t *mem, uint64_t size, uint8_t *bits, char *
 }
 
 struct ak_snapshot *ak_snapshot_copy(const uint8_t *mem, const struct ak_snapshot *base, const struct ak_cpu *cpu, char *err) {
-  uint64_t size = base->mem_size, pages = size / PAGE;
+  uint64_t size = base->mem_size, pages = size / AK_PAGE;
   uint8_t *bits = calloc((pages + 7) / 8, 1);
   if (!bits) {
     snprintf(err, AK_ERR_LEN, "out of memory");
     return NULL;
   }
   int fd = -1;
-  if (mark_file_data(base->memfd, size, bits, err) != 0 || mark_private(mem, size, bits, err) != 0) goto fail;
+  memcpy(bits, base->data, (pages + 7) / 8);
+  if (ak_mark_private(mem, 0, pages, bits, err) != 0) goto fail;
   fd = ak_memfd_new("agentkernel-snapshot", size, err);
   if (fd < 0) goto fail;
   uint64_t populated = 0;
@@ -155,8 +172,8 @@ struct ak_snapshot *ak_snapshot_copy(const uint8_t *mem, const struct ak_snapsho
     }
     uint64_t q = p;
     while (q < pages && marked(bits, q)) q++;
-    if (ak_pwrite_all(fd, mem + p * PAGE, (q - p) * PAGE, p * PAGE, err) != 0) goto fail;
-    populated += (q - p) * PAGE;
+    if (ak_pwrite_all(fd, mem + p * AK_PAGE, (q - p) * AK_PAGE, p * AK_PAGE, err) != 0) goto fail;
+    populated += (q - p) * AK_PAGE;
     p = q;
   }
   free(bits);

@@ -15,4 +15,8 @@ struct ak_snapshot *ak_snapshot_new(int fd, uint64_t size, const struct ak_cpu *
 /* A snapshot of `mem` (a MAP_PRIVATE mapping of base's memfd), copying only pages that hold data. */
 struct ak_snapshot *ak_snapshot_copy(const uint8_t *mem, const struct ak_snapshot *base, const struct ak_cpu *cpu, char *err);
 
+/* Marks in `bits` (bit p = page p) the pages of [from_page, to_page) that `mem` (a MAP_PRIVATE mapping of a memfd)
+ * holds privately: written since they were mapped (/proc/self/pagemap: present and anonymous, or swapped). */
+int ak_mark_private(const uint8_t *mem, uint64_t from_page, uint64_t to_page, uint8_t *bits, char *err);
+
 #endif

@@ -3,8 +3,9 @@
  *
  * A snapshot is guest memory in a sealed memfd plus the vCPU state (general registers, segment/control registers,
  * FPU/SSE). A VM is always created from a snapshot: its memory is the snapshot's memfd mapped MAP_PRIVATE (copy on
- * write), so creating one copies nothing and resetting it is MADV_DONTNEED (the private pages go, the snapshot's
- * show through again). A fresh guest image becomes a snapshot first (ak_snapshot_from_image): one code path.
+ * write), so creating one copies nothing; resetting it copies back the pages written since the last reset (KVM's
+ * dirty log) or, past a limit, drops every private page (see ak_vm_reset). A fresh guest image becomes a snapshot
+ * first (ak_snapshot_from_image): one code path.
  *
  * Threads: ak_vm_run / ak_vm_snapshot / ak_vm_destroy may block (KVM_RUN, copies, closing fds) and are called on
  * runner threads (runner.c). Everything else is quick and called on the JavaScript thread while the VM is idle.
@@ -77,12 +78,18 @@ void ak_layout_entry_regs(struct kvm_regs *regs, uint64_t rip, uint64_t rsp, con
 
 /* ---- snapshot.c ---- */
 
+/* Bitmaps of guest pages (bit p = page p) in 64-bit words, the layout KVM's dirty log uses. */
+#define AK_PAGE 4096ull
+#define AK_BITMAP_WORDS(mem_size) (((mem_size) / AK_PAGE + 63) / 64)
+
 struct ak_snapshot {
   atomic_int refs;        /* the JavaScript handle + every VM made from it */
   int memfd;              /* sealed: nobody may change what the VMs map */
   uint64_t mem_size;
   uint64_t populated;     /* bytes of data copied in (the rest are holes) */
   struct ak_cpu cpu;
+  const uint8_t *image;   /* the memfd mapped read-only and shared: what a copying reset copies back */
+  uint64_t *data;         /* pages of the memfd that hold data (the others are holes and read as zero) */
 };
 
 /* Loads a static ELF image (PT_LOAD segments at their physical addresses) into fresh guest memory. */
@@ -133,6 +140,17 @@ struct ak_vm {
   int io_pending;                /* last exit was a port `out` that KVM completes on the next KVM_RUN */
   uint64_t io_rip;               /* RIP of that `out` */
 
+  /* Copying resets (vm.c). `dirty` receives KVM's dirty log of the memory slot (NULL: the slot has none, and every
+   * reset drops all private pages); the host's own writes are not in it and are recorded beside it. */
+  uint64_t *dirty;
+  uint64_t *host_dirty;          /* pages the host copied into (ak_vm_host_wrote) since the last reset */
+  uint64_t *kept;                /* pages held privately since the last dropping reset */
+  uint64_t kept_pages;
+  int manual_protect;            /* KVM re-protects logged pages only when asked (KVM_CLEAR_DIRTY_LOG) */
+  uint64_t *hot;                 /* written pages left writable: no fault when written again, copied back every reset */
+  uint64_t hot_pages;
+  uint64_t view_lo, view_hi;     /* guest range handed out as writable views since the last reset (empty: lo == hi) */
+
   /* Cancellation: the runner thread inside ak_vm_run, and why it must stop. */
   pthread_mutex_t lock;
   int in_run;
@@ -145,8 +163,23 @@ struct ak_vm *ak_vm_create(struct ak_snapshot *snap, char *err);
 void ak_vm_run(struct ak_vm *vm, uint64_t deadline_ns, struct ak_exit *out);
 /* Stops a run in progress (or the next one to start): pthread_kill of the runner -> kvm_run->immediate_exit. */
 void ak_vm_kick(struct ak_vm *vm, enum ak_stop why);
-/* Back to the snapshot: drop private pages, reload its vCPU state. JS thread, idle VM. */
+/*
+ * Back to the snapshot: memory and vCPU state. JS thread, idle VM. Two ways for memory: copying back only the pages
+ * written since the last reset (KVM's dirty log + the host's writes), which keeps the VM's private pages and KVM's
+ * mappings of everything else, so the next run takes no page faults on what it touched before; or dropping every
+ * private page (MADV_DONTNEED), after which each page the guest touches faults again (copy-on-write). A VM copies
+ * while the pages it holds privately stay within the copy limit, and drops (releasing them) past it.
+ */
 int ak_vm_reset(struct ak_vm *vm, char *err);
+/* The host copied into [addr, addr + len) of guest memory / handed it out as a writable view: the next reset
+ * restores it. JS thread, idle VM, range already checked. */
+void ak_vm_host_wrote(struct ak_vm *vm, uint64_t addr, uint64_t len);
+void ak_vm_host_viewed(struct ak_vm *vm, uint64_t addr, uint64_t len);
+/* Most bytes a VM keeps privately across copying resets (0: every reset drops). */
+#define AK_RESET_COPY_DEFAULT (16ull << 20)
+/* Most written pages a VM leaves writable (copied back at every reset whether written again or not). */
+#define AK_RESET_HOT_PAGES 128
+void ak_vm_set_reset_copy_limit(uint64_t bytes);
 /* Enter at rip with a fresh stack and up to 4 arguments (rdi, rsi, rdx, rcx). */
 void ak_vm_enter(struct ak_vm *vm, uint64_t rip, uint64_t rsp, const uint64_t args[4]);
 /* The VM's current memory + vCPU state as a new snapshot. Runner thread (it copies memory). */
@@ -171,6 +204,10 @@ struct ak_stats {
   atomic_long runners;
   atomic_long runners_idle;
   atomic_long shells;       /* cached KVM VM + vCPU pairs (see vm.c) */
+  atomic_long resets_copied;
+  atomic_long resets_dropped;
+  atomic_long pages_restored;   /* pages copied back by copying resets */
+  atomic_long slot_reloads;     /* resets that found the host area written and rebuilt KVM's mappings */
 };
 extern struct ak_stats ak_stats;
 

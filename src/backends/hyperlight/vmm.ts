@@ -21,7 +21,7 @@
  * Lifecycle: a guest image becomes a Snapshot (`Snapshot.fromImage`); a VM booted from it runs to READY, where
  * `vm.snapshot()` captures the initialised guest; VMs created from that snapshot map its memory copy-on-write
  * (~0.3 ms), a call is `writeRequest()` + `enter(dispatch)` + `run()`, and `reset()` returns a VM to the snapshot
- * for the next call (private pages dropped, registers and FPU state reloaded). `VmPool` keeps reset VMs ready.
+ * for the next call (written pages restored, registers and FPU state reloaded). `VmPool` keeps reset VMs ready.
  * Runs happen on native runner threads: the event loop never blocks on a guest. A VM disposed after ending
  * cleanly leaves its KVM VM + vCPU for the next VM of the same size (`vmmSetShellCache`); see
  * docs/hyperlight-engine.md for the details and measured costs.
@@ -61,6 +61,7 @@ interface NativeVmm {
   probe(): { ok: boolean; reason?: string; apiVersion: number; syncRegs: number; immediateExit: boolean; vcpuMmapSize: number; kickSignal: number };
   stats(): VmmStats;
   setShellCache(n: number): void;
+  setResetCopyLimit(bytes: number): void;
   abiLayout(): Record<string, number>;
   snapshotFromImage(elf: Uint8Array, memSize: number): Handle;
   snapshotInfo(s: Handle): { memSize: number; populated: number; rip: bigint; rsp: bigint };
@@ -190,6 +191,13 @@ export interface VmmStats {
   runnersIdle: number;
   /** KVM VM + vCPU pairs of disposed VMs kept for reuse by the next VM of the same memory size. */
   shells: number;
+  /** Resets so far that copied the written pages back, and that dropped every private page (see vmmSetResetCopyLimit). */
+  resetsCopied: number;
+  resetsDropped: number;
+  /** Pages (4 KiB) copied back by copying resets. */
+  pagesRestored: number;
+  /** Resets that found the page tables, GDT or TSS written and made KVM rebuild its mappings. */
+  slotReloads: number;
 }
 
 export function vmmStats(): VmmStats {
@@ -205,6 +213,16 @@ export function vmmStats(): VmmStats {
  */
 export function vmmSetShellCache(n: number): void {
   native().setShellCache(n);
+}
+
+/**
+ * How a reset restores memory. A VM copies back only the pages written since its last reset (KVM's dirty log plus
+ * the host's writes) and keeps its private pages and KVM's mappings, so the next run takes no page faults on the
+ * pages it touched before; once the pages it keeps would pass `bytes` (default 16 MiB), a reset drops them all
+ * instead (every page the next run touches faults in again). 0: every reset drops. Applies to every VM.
+ */
+export function vmmSetResetCopyLimit(bytes: number): void {
+  native().setResetCopyLimit(bytes);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
