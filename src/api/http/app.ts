@@ -5,14 +5,15 @@
  */
 import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
-import { LimitError, NotFoundError, ValidationError } from '../../core/errors.js';
+import { NotFoundError, ValidationError } from '../../core/errors.js';
 import type { Limits } from '../../core/types.js';
 import type { AgentKernel } from '../../service/kernel.js';
 import { validateSandboxName } from '../../service/store.js';
 import { ROUTES, type RouteSpec } from './routes.js';
 import { openApiDocument } from './openapi.js';
-import { errorResponse, fromZod } from './errors.js';
-import { bearerAuth, refuseForeignBody, requireMediaType, sameOriginOnly } from './security.js';
+import { errorResponse } from './errors.js';
+import { checkDeclaredLength, parseJson, tooLarge } from './body.js';
+import { SECURITY_HEADERS, bearerAuth, refuseForeignBody, requireMediaType, sameOriginOnly } from './security.js';
 import type { ApiContext } from './operations.js';
 import { mcpHttpHandler } from '../mcp/http.js';
 import { VERSION } from './version.js';
@@ -36,30 +37,19 @@ export interface AppOptions {
   mcp?: boolean;
 }
 
-const tooLarge = (max: number) => new LimitError(`request body is larger than this server's limit of ${max} bytes`, { maxBodyBytes: max });
-
 /**
  * The request body, read up to `max` bytes (413 beyond). A declared Content-Length above the limit is refused
  * before anything is read; a chunked body is counted as it arrives.
  */
 async function readBody(c: Context, max: number): Promise<Uint8Array> {
-  if (Number(header(c, 'content-length') ?? 0) > max) throw tooLarge(max);
+  checkDeclaredLength(header(c, 'content-length'), max);
   return bodyBytes(c, max, () => tooLarge(max));
 }
 
 /** Validate a JSON body: 415 for another media type, 400 for broken JSON or a schema violation. */
 async function readJson<T>(c: Context, schema: z.ZodType<T>, max: number): Promise<T> {
   requireMediaType(c, 'application/json');
-  const text = new TextDecoder().decode(await readBody(c, max));
-  let raw: unknown;
-  try {
-    raw = text.trim() === '' ? {} : JSON.parse(text);
-  } catch (e) {
-    throw new ValidationError(`invalid JSON body: ${(e as Error).message}`);
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) throw fromZod(r.error);
-  return r.data;
+  return parseJson(await readBody(c, max), schema);
 }
 
 /**
@@ -86,8 +76,13 @@ function honoPattern(r: RouteSpec): string {
   return r.pattern ?? r.path.replace(/\{(\w+)\}/g, ':$1');
 }
 
+/** What the operations see: the kernel and the server's limits (the kernel's own unless given). */
+export function apiContext(kernel: AgentKernel, limits?: Limits): ApiContext {
+  return { kernel, limits: limits ?? kernel.settings.limits };
+}
+
 export function createApp(opts: AppOptions): Hono {
-  const ctx: ApiContext = { kernel: opts.kernel, limits: opts.limits ?? opts.kernel.settings.limits };
+  const ctx = apiContext(opts.kernel, opts.limits);
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const app = new Hono();
   const publicPaths = new Set(ROUTES.filter((r) => r.public).map((r) => r.path));
@@ -98,11 +93,11 @@ export function createApp(opts: AppOptions): Hono {
   // set before the handler runs: hono puts them on the response it builds (c.json, streams, errors); setting them
   // afterwards would copy the finished response once more per request
   app.use('*', async (c, next) => {
-    c.header('X-Content-Type-Options', 'nosniff');
-    c.header('Cache-Control', 'no-store');
+    c.header('X-Content-Type-Options', SECURITY_HEADERS['X-Content-Type-Options']);
+    c.header('Cache-Control', SECURITY_HEADERS['Cache-Control']);
     await next();
     // a response built by hand (new Response) did not see them
-    if (!c.res.headers.has('X-Content-Type-Options')) c.header('X-Content-Type-Options', 'nosniff');
+    if (!c.res.headers.has('X-Content-Type-Options')) c.header('X-Content-Type-Options', SECURITY_HEADERS['X-Content-Type-Options']);
   });
   app.use('*', sameOriginOnly(opts.origins));
   app.use('*', bearerAuth(opts.apiKey, publicPaths));
@@ -112,7 +107,7 @@ export function createApp(opts: AppOptions): Hono {
   });
   // declared oversize bodies are refused before routing, whatever the endpoint (MCP included)
   app.use('*', async (c, next) => {
-    if (Number(header(c, 'content-length') ?? 0) > maxBody) throw tooLarge(maxBody);
+    checkDeclaredLength(header(c, 'content-length'), maxBody);
     await next();
   });
 

@@ -7,6 +7,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { ValidationError, isAgentKernelError } from '../../core/errors.js';
 import { toWireError } from './wire.js';
+import type { WireError } from './schemas.js';
 
 const STATUS: Record<string, ContentfulStatusCode> = {
   VALIDATION: 400,
@@ -47,15 +48,27 @@ export class HttpRefusal extends Error {
   }
 }
 
-export function errorResponse(c: Context, e: unknown): Response {
+/** A failure as the HTTP API answers it: status, extra headers and the `{success: false, error}` body. */
+export interface ErrorAnswer {
+  status: ContentfulStatusCode;
+  headers: Record<string, string>;
+  body: { success: false; error: WireError | { name: string; code: string; message: string } };
+}
+
+export function errorAnswer(e: unknown): ErrorAnswer {
   if (e instanceof HttpRefusal) {
-    for (const [k, v] of Object.entries(e.headers)) c.header(k, v);
-    return c.json({ success: false, error: { name: e.name, code: e.code, message: e.message } }, statusFor(e.code));
+    return { status: statusFor(e.code), headers: e.headers, body: { success: false, error: { name: e.name, code: e.code, message: e.message } } };
   }
   if (e instanceof z.ZodError) e = fromZod(e);
-  const body = toWireError(e);
+  const error = toWireError(e);
   if (!isAgentKernelError(e)) process.stderr.write(`agentkernel serve: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
-  return c.json({ success: false, error: body }, statusFor(body.code));
+  return { status: statusFor(error.code), headers: {}, body: { success: false, error } };
+}
+
+export function errorResponse(c: Context, e: unknown): Response {
+  const a = errorAnswer(e);
+  for (const [k, v] of Object.entries(a.headers)) c.header(k, v);
+  return c.json(a.body, a.status);
 }
 
 /** One readable line per problem, with the field path, as a ValidationError. */

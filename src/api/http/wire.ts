@@ -9,8 +9,21 @@ import type { WireError, WireResult, WireSandboxInfo } from './schemas.js';
 import type { WireSessionInfo, WireSnapshotInfo } from './sessions.js';
 import type { SessionInfo, SnapshotInfo } from '../../service/sessions.js';
 
-const snake = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-const camel = (k: string): string => k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+/** A renaming remembered per key: results cross this module on every request, always with the same few keys. */
+function memo(f: (k: string) => string): (k: string) => string {
+  const seen = new Map<string, string>();
+  return (k) => {
+    let v = seen.get(k);
+    if (v === undefined) {
+      v = f(k);
+      if (seen.size < 256) seen.set(k, v);
+    }
+    return v;
+  };
+}
+
+const snake = memo((k) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+const camel = memo((k) => k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()));
 
 function renameKeys(o: object, f: (k: string) => string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
