@@ -25,7 +25,8 @@ if (!existsSync(gyp)) unavailable('node-gyp is not installed');
 
 // Use the headers next to this Node binary when they are there (distribution packages, official tarballs):
 // node-gyp would otherwise try to download them.
-const args = ['rebuild'];
+// configure + build, not rebuild: rebuild's clean step deletes build/, where the compiled guests are kept
+const args = ['configure', 'build'];
 const prefix = join(dirname(process.execPath), '..');
 if (existsSync(join(prefix, 'include', 'node', 'node_api.h')) && existsSync(join(prefix, 'include', 'node', 'common.gypi'))) {
   args.push(`--nodedir=${prefix}`);
@@ -34,5 +35,5 @@ if (process.env.AGENTKERNEL_NATIVE_DEBUG) args.push('--debug');
 
 const r = spawnSync(gyp, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
 if (r.error) unavailable(`node-gyp could not start: ${r.error.message}`);
-if (r.status !== 0) unavailable(`node-gyp rebuild failed with exit code ${r.status}`);
+if (r.status !== 0) unavailable(`node-gyp configure build failed with exit code ${r.status}`);
 rmSync(marker, { force: true });

@@ -70,7 +70,7 @@ export class SessionManager {
     const b = await loadBackend(name ?? 'wasm');
     if (!b.sessions) {
       throw new UnsupportedError(
-        `the ${b.name} backend has no code sessions${b.name === 'hyperlight' ? ' (its micro-VM guest has no interpreter whose state could be kept between calls yet)' : ''}; the wasm backend has them`,
+        `the ${b.name} backend has no code sessions; the wasm backend has them`,
         { backend: b.name, capability: 'sessions' },
       );
     }

@@ -158,7 +158,7 @@ describe('code sessions (library)', { skip }, () => {
     await assert.rejects(k.createSession({ language: 'shell' }), { code: 'UNSUPPORTED' });
     await assert.rejects(k.createSession({ language: 'javascript', backend: 'hyperlight' }), (e: any) => {
       assert.equal(e.code, 'UNSUPPORTED');
-      assert.match(e.message, /hyperlight backend has no code sessions/);
+      assert.match(e.message, /sessions on the hyperlight backend are for python, not javascript/);
       return true;
     });
     await assert.rejects(k.createSession({ name: 'py-a', language: 'python' }), { code: 'CONFLICT' });

@@ -20,19 +20,15 @@ import { resolveLimits } from '../wasm/limits.js';
 import { normalizeMounts } from '../wasm/mounts.js';
 import { checkEnv, stdinBytes } from '../wasm/request.js';
 import { MicroVmJavaScript } from './code/javascript.js';
+import { MicroVmPython } from './code/python.js';
+import { pythonGuestPrepared } from './code/python-guest.js';
+import { HyperlightSessions } from './code/python-session.js';
 import { quickJsGuestPrepared } from './code/quickjs-guest.js';
 import { GuestImage, callImage, moduleHash, prepareModule, type CallSpec, type PreparedModule } from './sandbox.js';
 import { guestToolchain } from './toolchain.js';
 import { vmmAvailability } from './vmm.js';
 
 const ISOLATION: IsolationReport = { layers: ['wasm', 'kvm'] };
-
-/** Why Python does not run in the micro-VM yet (docs/code-in-microvm.md has the measurements behind it). */
-export const PYTHON_UNSUPPORTED =
-  "backend 'hyperlight' cannot run Python: CPython for the micro-VM needs either a wasm32-wasi CPython build (none is " +
-  'packaged in npm or Debian here, and Pyodide needs dynamic linking of side modules, which the wasm2c guest cannot do) ' +
-  "or a Linux system-call layer in the guest for a static native CPython (not built yet); use backend 'wasm' for Python";
-
 
 export interface HyperlightBackendOptions {
   /** Modules kept compiled and booted in this process (each with its snapshot and pool). @default 32 */
@@ -63,6 +59,10 @@ export class HyperlightBackend extends BaseBackend {
   readonly #images = new Map<string, Promise<GuestImage>>();
   /** QuickJS in the micro-VM (compiled and snapshotted on first use). */
   readonly javascript = new MicroVmJavaScript();
+  /** CPython in the micro-VM (built, compiled and snapshotted on first use). */
+  readonly python = new MicroVmPython();
+  /** Python sessions: a VM each, kept between calls. */
+  readonly sessions = new HyperlightSessions(this.python, pythonGuestPrepared, (r, stdout, stderr, started) => this.#result(r, stdout, stderr, started));
 
   constructor(opts: HyperlightBackendOptions = {}) {
     super();
@@ -73,13 +73,16 @@ export class HyperlightBackend extends BaseBackend {
   capabilities(): Capabilities {
     return {
       lifecycle: false, exec: false, files: false, runWasm: true, invoke: true,
-      languages: quickJsGuestPrepared() ? ['javascript'] : [], snapshot: true, wasmComponent: false,
+      languages: [...(quickJsGuestPrepared() ? ['javascript' as const] : []), ...(pythonGuestPrepared() ? ['python' as const] : [])],
+      snapshot: true, wasmComponent: false,
     };
   }
 
   /** Why a capability this backend lacks is missing, for the error that refuses it (e.g. Python). */
   unsupportedReason(capability: CapabilityName): string | undefined {
-    if (capability === 'runCode:python') return PYTHON_UNSUPPORTED;
+    if (capability === 'runCode:python' && !pythonGuestPrepared()) {
+      return "CPython is not built for the micro-VM yet: run 'agentkernel setup' (once per installation: a few minutes)";
+    }
     if (capability === 'runCode:javascript' && !quickJsGuestPrepared()) {
       return "QuickJS is not compiled for the micro-VM yet: run 'agentkernel setup' (once per installation)";
     }
@@ -186,8 +189,8 @@ export class HyperlightBackend extends BaseBackend {
   async runCode(language: Language, code: string, o: RunCodeOptions = {}): Promise<ExecResult> {
     throwIfAborted(o.signal);
     const lang = parseLanguage(language);
-    if (lang === 'python') throw new UnsupportedError(PYTHON_UNSUPPORTED, { backend: this.name, language: lang });
-    if (lang !== 'javascript') return super.runCode(lang, code, o);
+    if (lang !== 'javascript' && lang !== 'python') return super.runCode(lang, code, o);
+    const runtime = lang === 'python' ? this.python : this.javascript;
     if (typeof code !== 'string') throw new ValidationError('code must be a string');
     if (o.cwd !== undefined && (typeof o.cwd !== 'string' || !o.cwd.startsWith('/'))) throw new ValidationError('cwd must be an absolute guest path');
     const limits = resolveLimits(o);
@@ -196,11 +199,11 @@ export class HyperlightBackend extends BaseBackend {
       ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
     };
     await this.#ready();
-    await abortable(this.javascript.image(limits.memoryMb), o.signal);
+    await abortable(runtime.image(limits.memoryMb), o.signal);
     const started = performance.now();
     const stdout = new BoundedOutput(limits.outputBytes, o.onStdout);
     const stderr = new BoundedOutput(limits.outputBytes, o.onStderr);
-    const r: RuntimeOutcome = await this.javascript.run(
+    const r: RuntimeOutcome = await runtime.run(
       { ...req, deadline: Date.now() + limits.timeoutMs },
       { stdout: (d) => stdout.write(d), stderr: (d) => stderr.write(d) },
       o.signal,
@@ -218,6 +221,6 @@ export class HyperlightBackend extends BaseBackend {
     const images = [...this.#images.values()];
     this.#images.clear();
     this.#modules.clear();
-    await Promise.allSettled([...images.map(async (p) => (await p).close()), this.javascript.close()]);
+    await Promise.allSettled([...images.map(async (p) => (await p).close()), this.javascript.close(), this.python.close()]);
   }
 }

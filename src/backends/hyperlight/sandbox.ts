@@ -20,7 +20,7 @@ import { WASI_SIGNATURES } from '../../runtimes/wasi/signatures.js';
 import { formatResults, formatSignature, parseInvokeArgs } from '../../runtimes/wasm/invoke-args.js';
 import { inspectModule, loadModuleBytes, type ModuleInfo, type ValType } from '../../runtimes/wasm/module.js';
 import {
-  AK_HC_FLUSH, AK_HC_WASI_BASE, AK_OP_INVOKE, AK_OP_START, AK_TRAP_CALL_INDIRECT, AK_TRAP_DIV_BY_ZERO,
+  AK_HC_FLUSH, AK_HC_IMPORT_BASE, AK_HC_WASI_BASE, AK_OP_INVOKE, AK_OP_START, AK_TRAP_CALL_INDIRECT, AK_TRAP_DIV_BY_ZERO,
   AK_TRAP_INT_OVERFLOW, AK_TRAP_INVALID_CONVERSION, AK_TRAP_NULL_REF, AK_TRAP_OOB, AK_TRAP_OUT_OF_MEMORY,
   AK_TRAP_STACK_EXHAUSTED, AK_TRAP_UNREACHABLE, AK_WASI_FUNCS,
 } from './abi.js';
@@ -48,7 +48,7 @@ export interface PreparedModule {
 }
 
 /** How a call (or the boot) ended, before it becomes a RuntimeOutcome. */
-type CallEnd =
+export type CallEnd =
   | { kind: 'done'; status: number; results: bigint[] }
   | { kind: 'trap'; code: number; memSize: number }
   | { kind: 'fault'; detail: string }
@@ -128,13 +128,15 @@ export async function prepareModule(bytes: Uint8Array, signal?: AbortSignal): Pr
 // ---------------------------------------------------------------------------------------------------------------
 // Driving a VM through one call
 
-interface DriveOptions {
+export interface DriveOptions {
   wasi: WasiPreview1;
   out: OutputSink;
   deadline: number;
   signal?: AbortSignal;
   /** Boot: run until READY instead of until DONE. */
   until?: 'ready';
+  /** Serves host calls of non-WASI imports (AK_HC_IMPORT_BASE + index): their raw results. */
+  onImport?: (index: number, msg: AkMessage) => bigint[] | Promise<bigint[]>;
 }
 
 /** WASI functions that take no pointers: served without copying linear memory. */
@@ -174,7 +176,7 @@ function serveWasi(vm: MicroVm, msg: AkMessage, wasi: WasiPreview1, bind: (m: Ui
 }
 
 /** Runs a VM (already entered) until its call ends, serving host calls; returns how it ended. */
-async function drive(vm: MicroVm, o: DriveOptions): Promise<CallEnd | { kind: 'ready'; msg: AkMessage }> {
+export async function drive(vm: MicroVm, o: DriveOptions): Promise<CallEnd | { kind: 'ready'; msg: AkMessage }> {
   let memory: Uint8Array = EMPTY;
   o.wasi.bindMemory(() => memory);
   const bind = (m: Uint8Array) => {
@@ -194,6 +196,10 @@ async function drive(vm: MicroVm, o: DriveOptions): Promise<CallEnd | { kind: 'r
             else throw new GuestProtocolError(`output record for fd ${r.fd}`);
           }
           vm.writeReply({ status: 0 });
+          break;
+        }
+        if (o.onImport && msg.func >= AK_HC_IMPORT_BASE) {
+          vm.writeReply({ status: 0, results: await o.onImport(msg.func - AK_HC_IMPORT_BASE, msg) });
           break;
         }
         let status: number;

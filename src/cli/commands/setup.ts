@@ -85,6 +85,17 @@ const STEPS: Step[] = [
       return 'QuickJS snapshot ready in the micro-VM';
     },
   },
+  {
+    title: 'backend hyperlight: Python (CPython built for wasm32-wasi and compiled for the micro-VM, once)',
+    run: async (k) => {
+      const { loadBackend } = await import('../../backends/registry.js');
+      const hl = (await loadBackend('hyperlight')) as import('../../backends/hyperlight/backend.js').HyperlightBackend;
+      await hl.python.prepare((m) => process.stderr.write(`${m}\n`));
+      const r = await k.runCode('python', 'print(6*7)', { backend: 'hyperlight' });
+      if (r.stdout !== '42\n') throw new Error(`printed ${JSON.stringify(r.stdout)}: ${r.stderr.slice(0, 300)}`);
+      return 'CPython snapshot ready in the micro-VM';
+    },
+  },
 ];
 
 const HINTS: Record<string, string> = {

@@ -20,12 +20,11 @@ import { moduleMemory, type EmModule } from './emscripten.js';
 import { FsImage } from './fs-image.js';
 import { MemoryImage } from './memory-image.js';
 import { installReadOnlyGuard, mountAll, unmountAll } from './mounts.js';
-import { RUNNER_MODULE, RUNNER_SOURCE, type RunnerResult } from './runner.js';
+import { outcomeOf, timedOut } from './outcome.js';
+import { RUNNER_MODULE, RUNNER_SETUP } from './runner.js';
 
 const MiB = 1024 * 1024;
 
-/** Standard-library modules imported before the clean-state copy, so that importing them in a run costs nothing. */
-const PRELOADED_MODULES = ['json', 're', 'math', 'datetime', 'collections', 'itertools', 'functools', 'random', 'string'];
 
 export interface PyodideRuntimeOptions {
   /** A memory snapshot made by PyodideRuntime.makeSnapshot(), for a fast first load. */
@@ -232,19 +231,7 @@ export class PyodideRuntime implements CodeRuntime {
  */
 export function installRunner(py: PyodideAPI): { m: EmModule; run: RunnerFn } {
   const m = (py as unknown as { _module: EmModule })._module;
-  py.runPython(
-    [
-      'import sys, types',
-      `_m = types.ModuleType(${JSON.stringify(RUNNER_MODULE)})`,
-      `exec(${JSON.stringify(RUNNER_SOURCE)}, _m.__dict__)`,
-      `sys.modules[${JSON.stringify(RUNNER_MODULE)}] = _m`,
-      'del _m',
-      // output reaches the caller line by line, as it is produced
-      'sys.stdout.reconfigure(line_buffering=True)',
-      'sys.dont_write_bytecode = True',
-      ...PRELOADED_MODULES.map((name) => `import ${name}`),
-    ].join('\n'),
-  );
+  py.runPython(RUNNER_SETUP);
   const runFn = py.runPython(`__import__(${JSON.stringify(RUNNER_MODULE)}).run`) as PythonCallable;
   installReadOnlyGuard(m.FS, m.ERRNO_CODES.EROFS);
   return { m, run: runFn as unknown as RunnerFn };
@@ -278,39 +265,4 @@ export function connectStdio(py: PyodideAPI, stdin: Uint8Array, out: OutputSink)
     },
     isatty: false,
   });
-}
-
-/** How a run ended, from what the runner returned (or threw) and what the guards saw. */
-export function outcomeOf(
-  r: { raw?: string; hostError: unknown; fired: boolean; overCap: boolean; refused: boolean; memoryMb: number },
-  out: OutputSink,
-): RuntimeOutcome {
-  const { hostError, refused } = r;
-  if (r.fired) return timedOut(out);
-  if (hostError !== undefined) {
-    // os._exit(n) ends the C program: a plain exit status (the interpreter is gone)
-    const status = (hostError as { status?: unknown }).status;
-    if (/^Exit/.test((hostError as Error).name) && typeof status === 'number') return { exitCode: status & 0xff };
-    if (refused) return memoryLimit(out, r.memoryMb);
-    const message = hostError instanceof Error ? hostError.message : String(hostError);
-    out.stderr(`Fatal Python error: ${message}\n`);
-    return { exitCode: EXIT.TRAP, trap: { kind: 'unknown', message } };
-  }
-  const result = JSON.parse(r.raw as string) as RunnerResult;
-  if (result.error) out.stderr(result.error.traceback);
-  if (r.overCap || (result.memoryError && refused)) {
-    return { ...memoryLimit(out, r.memoryMb), ...(result.error ? { error: result.error } : {}) };
-  }
-  return { exitCode: result.exit, ...(result.error ? { error: result.error } : {}) };
-}
-
-export function timedOut(out: OutputSink): RuntimeOutcome {
-  out.stderr('timeout: the run was stopped at its deadline\n');
-  return { exitCode: EXIT.TIMEOUT };
-}
-
-export function memoryLimit(out: OutputSink, memoryMb: number): RuntimeOutcome {
-  const message = `memory limit of ${memoryMb} MiB reached`;
-  out.stderr(`${message}\n`);
-  return { exitCode: EXIT.MEMORY, trap: { kind: 'memory_limit', message } };
 }

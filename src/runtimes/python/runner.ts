@@ -129,3 +129,22 @@ def run(code, filename, argv_json, env_json, cwd, keep=False, tools_json="[]"):
     _flush()
     return _dumps(result)
 `;
+
+/** Standard-library modules imported before the clean-state copy, so that importing them in a run costs nothing. */
+export const PRELOADED_MODULES = ['json', 're', 'math', 'datetime', 'collections', 'itertools', 'functools', 'random', 'string'];
+
+/**
+ * Python that installs the runner module into a fresh interpreter and prepares it for runs (line-buffered output,
+ * no bytecode files, the preloaded modules): the same for every interpreter that runs Python code.
+ */
+export const RUNNER_SETUP = [
+  'import sys, types',
+  `_m = types.ModuleType(${JSON.stringify(RUNNER_MODULE)})`,
+  `exec(${JSON.stringify(RUNNER_SOURCE)}, _m.__dict__)`,
+  `sys.modules[${JSON.stringify(RUNNER_MODULE)}] = _m`,
+  'del _m',
+  // output reaches the caller line by line, as it is produced
+  'sys.stdout.reconfigure(line_buffering=True)',
+  'sys.dont_write_bytecode = True',
+  ...PRELOADED_MODULES.map((name) => `import ${name}`),
+].join('\n');

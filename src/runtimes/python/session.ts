@@ -12,7 +12,8 @@ import { copyUsed, toolAnswer, writeImage, type InterpreterImage, type SessionIn
 import type { OutputSink, RuntimeOutcome } from '../types.js';
 import { DeadlineWatch } from './deadline.js';
 import { moduleMemory, type EmModule } from './emscripten.js';
-import { connectStdio, guardGrowth, installRunner, load, outcomeOf, timedOut, type RunnerFn } from './pyodide.js';
+import { outcomeOf, timedOut } from './outcome.js';
+import { connectStdio, guardGrowth, installRunner, load, type RunnerFn } from './pyodide.js';
 import { RUNNER_MODULE } from './runner.js';
 
 const MiB = 1024 * 1024;

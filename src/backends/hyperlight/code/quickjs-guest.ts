@@ -4,14 +4,13 @@
  * are either served inside the guest by the bridge (host functions, output, heap growth, stubs) or are host
  * imports answered here (clock, time zone, aborts); the bridge's driver functions are invoked like exports.
  */
-import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { dir as cacheDirOf } from '../../../core/paths.js';
 import { compileGuest, type CompiledGuest, type GuestExtras } from '../compile.js';
 import { wasm2cMangle, type ExtraExport } from '../glue.js';
-import { guestToolchain, packageRoot } from '../toolchain.js';
+import { guestToolchain } from '../toolchain.js';
+import { guestCacheDir, readMarker, writeMarker } from './guest-cache.js';
 import { readEmscriptenNames, type EmscriptenNames, type ImportRole } from './emscripten.js';
 
 const IMPORT_MODULE = 'a';
@@ -60,42 +59,12 @@ function namesHeader(names: EmscriptenNames): string {
 let loading: Promise<QuickJsGuest> | undefined;
 let prepared = false;
 
-let cacheDir: string | undefined;
-
-/**
- * Where the QuickJS guest is cached: beside the native engine in the installation (`build/guests`), so it is
- * compiled once per installation whatever AGENTKERNEL_HOME is; the home's cache when that is not writable.
- */
-function guestCacheDir(): string {
-  if (cacheDir) return cacheDir;
-  try {
-    const dir = join(packageRoot(), 'build', 'guests');
-    mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.W_OK);
-    cacheDir = dir;
-  } catch {
-    cacheDir = cacheDirOf('cache', 'hyperlight');
-  }
-  return cacheDir;
-}
-
-/** Written next to the image once the QuickJS guest compiled: it names the image. */
-function markerPath(): string {
-  return join(guestCacheDir(), 'quickjs-guest.json');
-}
-
 /**
  * Whether the QuickJS guest is compiled on this machine (by `agentkernel setup` or an earlier run). Until then the
  * backend does not offer JavaScript, so automatic selection never makes a run wait minutes for the compile.
  */
 export function quickJsGuestPrepared(): boolean {
-  if (prepared) return true;
-  try {
-    const m = JSON.parse(readFileSync(markerPath(), 'utf8')) as { imagePath?: unknown };
-    prepared = typeof m.imagePath === 'string' && existsSync(m.imagePath);
-  } catch {
-    prepared = false;
-  }
+  prepared ||= readMarker('quickjs') !== undefined;
   return prepared;
 }
 
@@ -141,9 +110,7 @@ async function loadQuickJsGuest(onProgress?: (message: string) => void): Promise
   const base = guest.exports.filter((e) => e.index !== undefined).length;
   const driver = Object.fromEntries(DRIVER.map((d, i) => [d.name, base + i])) as Record<DriverName, number>;
   const elf = await readFile(guest.imagePath);
-  const marker = markerPath();
-  await writeFile(`${marker}.tmp-${process.pid}`, JSON.stringify({ key: guest.key, imagePath: guest.imagePath }));
-  await rename(`${marker}.tmp-${process.pid}`, marker);
+  await writeMarker('quickjs', { key: guest.key, imagePath: guest.imagePath });
   prepared = true;
   return { guest, elf, names, driver, hostImports };
 }
