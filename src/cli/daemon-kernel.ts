@@ -17,7 +17,7 @@ import type { BackendName } from '../core/types.js';
 import type { ProfileName } from '../core/profiles.js';
 import type { PidRecord } from './commands/serve.js';
 import type { RunFlags } from './options.js';
-import { HttpTransport } from '../sdk/transport/http.js';
+import type { HttpTransport } from '../sdk/transport/http.js';
 
 /** `AGENTKERNEL_NO_DAEMON=1` keeps every command in-process. */
 const OPT_OUT = 'AGENTKERNEL_NO_DAEMON';
@@ -79,12 +79,19 @@ function textStdin(stdin: ExecOptions['stdin']): { ok: boolean; text?: string } 
  * status, the store...) are answered by a local kernel, made on first need.
  */
 class DaemonKernel {
-  private readonly t: HttpTransport;
+  private transport?: Promise<HttpTransport>;
   private readonly choices: ReturnType<typeof explicitChoices>;
 
-  constructor(socketPath: string, flags: RunFlags, private readonly local: Local, env: NodeJS.ProcessEnv) {
-    this.t = new HttpTransport({ socketPath });
+  constructor(private readonly socketPath: string, flags: RunFlags, private readonly local: Local, env: NodeJS.ProcessEnv) {
     this.choices = explicitChoices(flags, env);
+  }
+
+  /** A call over the socket. The HTTP client (node:http and the wire code) loads on the first one. */
+  private wire<T>(call: (t: HttpTransport) => Promise<T>): () => Promise<T> {
+    return async () => {
+      this.transport ??= import('../sdk/transport/http.js').then((m) => new m.HttpTransport({ socketPath: this.socketPath }));
+      return call(await this.transport);
+    };
   }
 
   /** Over the socket when `remote` is defined, else (or when the daemon cannot take it) in this process. */
@@ -117,50 +124,50 @@ class DaemonKernel {
 
   runWasm(o: RunWasmOptions & BackendChoice): Promise<ExecResult> {
     const w = o.mounts?.length ? undefined : this.runOpts(o);
-    return this.either(w && (async () => this.t.runWasm(await DaemonKernel.moduleBytes(o.module), { ...w, args: o.args })), (k) => k.runWasm(o));
+    return this.either(w && this.wire(async (t) => t.runWasm(await DaemonKernel.moduleBytes(o.module), { ...w, args: o.args })), (k) => k.runWasm(o));
   }
 
   invoke(o: InvokeOptions & BackendChoice): Promise<ExecResult> {
     const w = o.mounts?.length ? undefined : this.runOpts(o);
     const args = o.args?.map((a) => (typeof a === 'bigint' ? a.toString() : a));
-    return this.either(w && (async () => this.t.runWasm(await DaemonKernel.moduleBytes(o.module), { ...w, invoke: o.export, args })), (k) => k.invoke(o));
+    return this.either(w && this.wire(async (t) => t.runWasm(await DaemonKernel.moduleBytes(o.module), { ...w, invoke: o.export, args })), (k) => k.invoke(o));
   }
 
   runCode(language: Language, code: string, o: RunCodeOptions & BackendChoice = {}): Promise<ExecResult> {
     const w = o.mounts?.length ? undefined : this.runOpts(o);
-    return this.either(w && (() => this.t.runCode(language, code, w)), (k) => k.runCode(language, code, o));
+    return this.either(w && this.wire((t) => t.runCode(language, code, w)), (k) => k.runCode(language, code, o));
   }
 
   run(argv: string[], o: RunOptions = {}): Promise<ExecResult> {
     const w = o.mounts?.length ? undefined : this.runOpts(o);
-    return this.either(w && (() => this.t.run(argv, { ...w, image: o.image ?? this.choices.image })), (k) => k.run(argv, o));
+    return this.either(w && this.wire((t) => t.run(argv, { ...w, image: o.image ?? this.choices.image })), (k) => k.run(argv, o));
   }
 
   exec(name: string, argv: string[], o: ExecOptions = {}): Promise<ExecResult> {
     const w = this.runOpts(o);
-    return this.either(w && (() => this.t.exec(name, argv, w)), (k) => k.exec(name, argv, o));
+    return this.either(w && this.wire((t) => t.exec(name, argv, w)), (k) => k.exec(name, argv, o));
   }
 
   create(spec: SandboxSpec & BackendChoice): Promise<SandboxInfo> {
     const c = this.choices;
-    const remote = spec.mounts?.length || spec.network === false ? undefined : () => this.t.create({
+    const remote = spec.mounts?.length || spec.network === false ? undefined : this.wire((t) => t.create({
       name: spec.name, backend: (spec.backend ?? c.backend) as BackendName | undefined, profile: (spec.profile ?? c.profile) as ProfileName | undefined,
       image: spec.image ?? c.image, env: spec.env, memoryMb: spec.memoryMb ?? c.memoryMb, cpus: spec.cpus, network: spec.network,
-    }, {});
+    }, {}));
     return this.either(remote, (k) => k.create(spec));
   }
 
-  start(name: string): Promise<SandboxInfo> { return this.either(() => this.t.start(name, {}), (k) => k.start(name)); }
-  stop(name: string): Promise<SandboxInfo> { return this.either(() => this.t.stop(name, {}), (k) => k.stop(name)); }
-  remove(name: string): Promise<void> { return this.either(() => this.t.remove(name, {}), (k) => k.remove(name)); }
-  list(): Promise<SandboxInfo[]> { return this.either(() => this.t.list({}), (k) => k.list()); }
-  get(name: string): Promise<SandboxInfo> { return this.either(() => this.t.get(name, {}), (k) => k.get(name)); }
-  readFile(name: string, path: string): Promise<Uint8Array> { return this.either(() => this.t.readFile(name, path, {}), (k) => k.readFile(name, path)); }
-  listFiles(name: string, path: string): Promise<FileEntry[]> { return this.either(() => this.t.listFiles(name, path, {}), (k) => k.listFiles(name, path)); }
-  removeFile(name: string, path: string): Promise<void> { return this.either(() => this.t.removeFile(name, path, {}), (k) => k.removeFile(name, path)); }
+  start(name: string): Promise<SandboxInfo> { return this.either(this.wire((t) => t.start(name, {})), (k) => k.start(name)); }
+  stop(name: string): Promise<SandboxInfo> { return this.either(this.wire((t) => t.stop(name, {})), (k) => k.stop(name)); }
+  remove(name: string): Promise<void> { return this.either(this.wire((t) => t.remove(name, {})), (k) => k.remove(name)); }
+  list(): Promise<SandboxInfo[]> { return this.either(this.wire((t) => t.list({})), (k) => k.list()); }
+  get(name: string): Promise<SandboxInfo> { return this.either(this.wire((t) => t.get(name, {})), (k) => k.get(name)); }
+  readFile(name: string, path: string): Promise<Uint8Array> { return this.either(this.wire((t) => t.readFile(name, path, {})), (k) => k.readFile(name, path)); }
+  listFiles(name: string, path: string): Promise<FileEntry[]> { return this.either(this.wire((t) => t.listFiles(name, path, {})), (k) => k.listFiles(name, path)); }
+  removeFile(name: string, path: string): Promise<void> { return this.either(this.wire((t) => t.removeFile(name, path, {})), (k) => k.removeFile(name, path)); }
   writeFile(name: string, path: string, data: Uint8Array | string): Promise<void> {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-    return this.either(() => this.t.writeFile(name, path, bytes, {}), (k) => k.writeFile(name, path, data));
+    return this.either(this.wire((t) => t.writeFile(name, path, bytes, {})), (k) => k.writeFile(name, path, data));
   }
 }
 

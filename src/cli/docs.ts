@@ -1,8 +1,12 @@
 /** Renders docs/cli.md from the commands' own help, so docs and `--help` always agree. */
-import { buildProgram } from './main.js';
+import { programWith } from './main.js';
+import { loadRegisters } from './commands/index.js';
+
+// every command, loaded once when the docs are first needed
+const registers = await loadRegisters();
 
 export function renderCliDocs(): string {
-  const program = buildProgram();
+  const program = programWith(registers);
   program.configureOutput({ getOutHelpWidth: () => 110, getErrHelpWidth: () => 110 });
   const parts = [
     '# agentkernel command line',
