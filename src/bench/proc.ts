@@ -22,9 +22,9 @@ export function findExecutable(name: string): string | undefined {
 }
 
 /** Run a program to completion; a program that outlives `timeoutMs` is killed and reported with exit code 124. */
-export function runProcess(file: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<Observed> {
+export function runProcess(file: string, args: string[], opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Observed> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: opts.env } : {}) });
     let stdout = '';
     let stderr = '';
     let timedOut = false;

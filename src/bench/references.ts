@@ -4,7 +4,7 @@
  * its tool exists and works here; otherwise it is a skipped row saying why. Container references never pull an
  * image.
  */
-import { existsSync, lstatSync, mkdirSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { BenchModules } from './modules.js';
@@ -14,6 +14,7 @@ import { complaint, findExecutable, runProcess } from './proc.js';
 import { ociBundle } from './oci.js';
 import { wasm, type WasmMemory } from '../runtimes/wasm/engine.js';
 import { detectPodmanHost } from '../backends/podman/host.js';
+import { packageRoot } from '../backends/hyperlight/toolchain.js';
 
 export interface ReferenceContext {
   modules: BenchModules;
@@ -121,6 +122,26 @@ const node: Reference = {
   },
 };
 
+/**
+ * This CLI end to end, as a user runs it: a new process for `agentkernel run --wasm hello.wasm` (in-process work,
+ * no daemon), against `node -e 0` in the same report; the default backend runs the module.
+ */
+const cli: Reference = {
+  id: 'cli',
+  title: 'this CLI end to end: agentkernel run --wasm hello.wasm (a new process, no daemon)',
+  expect: HELLO,
+  async plan(ctx) {
+    const bin = join(packageRoot(), 'bin', 'agentkernel.js');
+    const file = join(ctx.tmpDir, 'hello.wasm');
+    writeFileSync(file, ctx.modules.hello);
+    const args = [bin, 'run', '--wasm', file];
+    const env = { ...process.env, AGENTKERNEL_NO_DAEMON: '1' };
+    const probe = await runProcess(process.execPath, args, { env }).catch((e: Error) => ({ exitCode: -1, stdout: '', stderr: e.message }));
+    if (probe.exitCode !== 0) return { skip: `the CLI cannot run here: ${complaint(probe.stderr) || `exit code ${probe.exitCode}`}` };
+    return { method: `AGENTKERNEL_NO_DAEMON=1 ${process.execPath} ${args.join(' ')}`, run: () => runProcess(process.execPath, args, { env }) };
+  },
+};
+
 /** Runs the hello module with nothing but V8's WebAssembly API and a ten-line fd_write. */
 async function instantiateHello(bytes: Uint8Array): Promise<Observed> {
   let memory: WasmMemory | undefined;
@@ -186,6 +207,7 @@ const pyodideLoad: Reference = {
 export const REFERENCES: readonly Reference[] = [
   wasmInstantiate,
   node,
+  cli,
   bwrap,
   ociReference('crun'),
   ociReference('runc'),
