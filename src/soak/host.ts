@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { processTree, rssBytes } from '../backends/wasm/jail/memory.js';
+import { processExists } from '../core/process.js';
 
 export interface HostSample {
   rssBytes: number;
@@ -55,14 +56,7 @@ export function sample(pid = process.pid): HostSample {
   };
 }
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export const alive = processExists;
 
 export const MiB = 1024 * 1024;
 export const mib = (bytes: number): number => Math.round((bytes / MiB) * 10) / 10;

@@ -11,6 +11,7 @@
  */
 import { hostname } from 'node:os';
 import type { ContainerPlan } from './plan.js';
+import { processExists } from '../../core/process.js';
 
 export interface PooledContainer {
   name: string;
@@ -177,12 +178,4 @@ export class ContainerPool {
   }
 }
 
-/** Signal 0 checks that a PID exists without sending anything. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const isAlive = processExists;

@@ -11,6 +11,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentClient } from './agent-client.js';
 import type { VmHandle } from './vmm.js';
+import { processExists } from '../../core/process.js';
 
 export interface PoolSpec {
   memoryMb: number;
@@ -133,12 +134,6 @@ export function reapOrphanDirs(runDir: string): void {
   for (const name of readdirSync(runDir)) {
     const pid = Number(name.split('-')[0]);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
-    let alive = true;
-    try {
-      process.kill(pid, 0);
-    } catch (e) {
-      alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-    }
-    if (!alive) rmSync(join(runDir, name), { recursive: true, force: true });
+    if (!processExists(pid)) rmSync(join(runDir, name), { recursive: true, force: true });
   }
 }

@@ -15,6 +15,7 @@ import { runPlain as act } from '../action.js';
 import { loadOrCreateApiKey } from '../../api/http/api-key.js';
 import { addServeOptions, serveArgs, type PidRecord, type ServeFlags } from './serve.js';
 import { unixSocketFetch } from '../../sdk/transport/unix-fetch.js';
+import { processExists } from '../../core/process.js';
 
 const BIN = fileURLToPath(new URL('../../../../bin/agentkernel.js', import.meta.url));
 const START_WAIT_MS = 30_000;
@@ -59,14 +60,7 @@ export async function answersAs(rec: Pick<PidRecord, 'url' | 'socket'>, pid: num
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const alive = processExists;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

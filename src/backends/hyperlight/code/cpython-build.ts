@@ -21,6 +21,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { AgentKernelError, UnavailableError } from '../../../core/errors.js';
+import { processExists } from '../../../core/process.js';
 
 const run = promisify(execFile);
 
@@ -190,22 +191,13 @@ export async function buildCPython(root: string, driverSource: string, log: (lin
   return { wasm, stdlib: join(base, 'lib', `python${PYTHON_VERSION}`), key };
 }
 
-/** Whether a process of this id still runs (a staging directory of a dead one is left over). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** configure + make of the interpreter into `base` (staged beside it, published by rename). */
 async function buildInterpreter(base: string, archive: string, clang: WasiClang, hostPython: string, log: (line: string) => void): Promise<void> {
   // staging directories of builds whose process died (hundreds of MB each)
   for (const f of await readdir(dirname(base))) {
     const m = /\.tmp-(\d+)$/.exec(f);
-    if (m && !alive(Number(m[1]))) await rm(join(dirname(base), f), { recursive: true, force: true });
+    if (m && !processExists(Number(m[1]))) await rm(join(dirname(base), f), { recursive: true, force: true });
   }
   const work = `${base}.tmp-${process.pid}`;
   await rm(work, { recursive: true, force: true });

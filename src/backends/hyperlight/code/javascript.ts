@@ -21,6 +21,7 @@ import {
 import { stoppedRun, vmMemSize } from '../sandbox.js';
 import { GuestProtocolError, MicroVm, Snapshot, VmPool, parseOutputRecords, type AkMessage } from '../vmm.js';
 import { serveHostImport } from './imports.js';
+import { GuestInterpreter } from './interpreter.js';
 import { quickJsGuest, type DriverName, type QuickJsGuest } from './quickjs-guest.js';
 
 const MiB = 1024 * 1024;
@@ -128,37 +129,19 @@ function emit(records: { fd: number; bytes: Uint8Array }[], out: OutputSink): vo
 /** QuickJS called abort() or failed an assertion: its state cannot be trusted. */
 class QuickJsAbort extends Error {}
 
-export class MicroVmJavaScript implements CodeRuntime {
+export class MicroVmJavaScript extends GuestInterpreter<QuickJsGuest, JsImage> implements CodeRuntime {
   readonly language = 'javascript' as const;
-  readonly #images = new Map<number, Promise<JsImage>>();
-  #guest: Promise<QuickJsGuest> | undefined;
 
-  /** Compiles (cached on disk) and loads the guest; `onProgress` hears about a first, long compile. */
-  prepare(onProgress?: (message: string) => void): Promise<void> {
-    return this.#loadGuest(onProgress).then(() => undefined);
+  protected loadGuest(onProgress?: (message: string) => void): Promise<QuickJsGuest> {
+    return quickJsGuest(onProgress);
   }
 
-  #loadGuest(onProgress?: (message: string) => void): Promise<QuickJsGuest> {
-    this.#guest ??= quickJsGuest(onProgress).catch((e) => {
-      this.#guest = undefined;
-      throw e;
-    });
-    return this.#guest;
-  }
-
-  /** The snapshot for a memory cap (booted and initialised on first use). */
-  image(memoryMb: number): Promise<JsImage> {
-    let p = this.#images.get(memoryMb);
-    if (!p) {
-      p = this.#loadGuest().then((g) => bootImage(g, memoryMb));
-      p.catch(() => this.#images.delete(memoryMb));
-      this.#images.set(memoryMb, p);
-    }
-    return p;
+  protected boot(guest: QuickJsGuest, memoryMb: number): Promise<JsImage> {
+    return bootImage(guest, memoryMb);
   }
 
   async run(req: CodeRequest, out: OutputSink, signal?: AbortSignal): Promise<RuntimeOutcome> {
-    const guest = await this.#loadGuest();
+    const guest = await this.guest();
     const image = await this.image(req.memoryMb);
     const deadline = req.deadline ?? Date.now() + 10_000;
     const vm = await image.pool.acquire(signal);
@@ -177,11 +160,6 @@ export class MicroVmJavaScript implements CodeRuntime {
     }
   }
 
-  async close(): Promise<void> {
-    const images = [...this.#images.values()];
-    this.#images.clear();
-    await Promise.allSettled(images.map(async (p) => (await p).close()));
-  }
 }
 
 /** Boots the guest to READY, initialises QuickJS and the prelude (ak_js_init), and snapshots that state. */

@@ -20,6 +20,7 @@ import { AK_OP_INVOKE, AK_TRAP_STACK_EXHAUSTED } from '../abi.js';
 import { drive, vmMemSize, type CallEnd } from '../sandbox.js';
 import { GuestProtocolError, MicroVm, Snapshot, VmPool, parseOutputRecords, type AkMessage } from '../vmm.js';
 import { GUEST_STDLIB } from './cpython-build.js';
+import { GuestInterpreter } from './interpreter.js';
 import { pythonGuest, type PythonDriverName, type PythonGuest } from './python-guest.js';
 
 const MiB = 1024 * 1024;
@@ -189,43 +190,24 @@ async function bootImage(guest: PythonGuest, memoryMb: number): Promise<PyImage>
   }
 }
 
-export class MicroVmPython implements CodeRuntime {
+export class MicroVmPython extends GuestInterpreter<PythonGuest, PyImage> implements CodeRuntime {
   readonly language = 'python' as const;
-  readonly #images = new Map<number, Promise<PyImage>>();
-  #guest: Promise<PythonGuest> | undefined;
 
-  /** Builds and compiles CPython (cached on disk) and loads it; `onProgress` hears about a first, long build. */
-  prepare(onProgress?: (message: string) => void): Promise<void> {
-    return this.#loadGuest(onProgress).then(() => undefined);
+  protected loadGuest(onProgress?: (message: string) => void): Promise<PythonGuest> {
+    return pythonGuest(onProgress);
   }
 
-  #loadGuest(onProgress?: (message: string) => void): Promise<PythonGuest> {
-    this.#guest ??= pythonGuest(onProgress).catch((e) => {
-      this.#guest = undefined;
-      throw e;
-    });
-    return this.#guest;
+  protected boot(guest: PythonGuest, memoryMb: number): Promise<PyImage> {
+    return bootImage(guest, memoryMb);
   }
 
   /** The guest and the snapshot for a memory cap, for a session's VM. */
   async loaded(memoryMb: number): Promise<{ guest: PythonGuest; image: PyImage }> {
-    const guest = await this.#loadGuest();
-    return { guest, image: await this.image(memoryMb) };
-  }
-
-  /** The snapshot for a memory cap (booted and initialised on first use). */
-  image(memoryMb: number): Promise<PyImage> {
-    let p = this.#images.get(memoryMb);
-    if (!p) {
-      p = this.#loadGuest().then((g) => bootImage(g, memoryMb));
-      p.catch(() => this.#images.delete(memoryMb));
-      this.#images.set(memoryMb, p);
-    }
-    return p;
+    return { guest: await this.guest(), image: await this.image(memoryMb) };
   }
 
   async run(req: CodeRequest, out: OutputSink, signal?: AbortSignal): Promise<RuntimeOutcome> {
-    const guest = await this.#loadGuest();
+    const guest = await this.guest();
     const image = await this.image(req.memoryMb);
     if (image.cleanBytes + PAGE > image.maxLinearBytes) {
       throw new ValidationError(
@@ -250,11 +232,6 @@ export class MicroVmPython implements CodeRuntime {
     }
   }
 
-  async close(): Promise<void> {
-    const images = [...this.#images.values()];
-    this.#images.clear();
-    await Promise.allSettled(images.map(async (p) => (await p).close()));
-  }
 }
 
 /** What a session's call adds to a run: __main__ kept, and the tools it may call. */
