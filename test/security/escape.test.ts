@@ -5,7 +5,7 @@
  * that cannot run here are skipped with the reason printed.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -99,28 +99,39 @@ test('every backend available here is exercised, not only n.a. (at least 8 cases
 });
 
 /**
- * A "backend" with no isolation at all: shell code runs as bash on the host, as this process. The corpus must
- * call its shell attempts broke; if it did not, its checks would be worthless.
+ * A "backend" with no isolation at all: shell code runs as bash on the host, Python as the host's python3, both as
+ * this process; a mount is the host directory itself (its guest path in the code replaced by the host path). The
+ * corpus must call their attempts broke; if it did not, its checks would be worthless.
  */
-class HostShell extends BaseBackend {
-  readonly name = 'host-shell' as BackendName;
+class HostInterpreter extends BaseBackend {
+  constructor(readonly name: BackendName, private readonly language: Language) {
+    super();
+  }
   async availability() {
     return { available: true };
   }
   capabilities(): Capabilities {
-    return { lifecycle: false, exec: false, files: false, runWasm: false, invoke: false, languages: ['shell'], snapshot: false, wasmComponent: false };
+    return { lifecycle: false, exec: false, files: false, runWasm: false, invoke: false, languages: [this.language], snapshot: false, wasmComponent: false };
   }
   async runCode(_l: Language, code: string, o: RunCodeOptions = {}): Promise<ExecResult> {
-    const r = spawnSync('bash', ['-c', code], { encoding: 'utf8', input: '', timeout: Math.min(o.timeoutMs ?? 3000, 3000) });
-    return { exitCode: r.status ?? 124, stdout: r.stdout, stderr: r.stderr, stdoutTruncated: false, stderrTruncated: false, durationMs: 0, backend: this.name };
+    for (const m of o.mounts ?? []) code = code.replaceAll(`"${m.guestPath}`, `"${m.hostPath}`);
+    const argv = this.language === 'python' ? ['python3', '-c', code] : ['bash', '-c', code];
+    // asynchronously: the canaries' loopback listener lives in this process and must answer meanwhile
+    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(argv[0], argv.slice(1), { encoding: 'utf8', timeout: Math.min(o.timeoutMs ?? 3000, 3000) }, (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 124) : 0, stdout, stderr }));
+      child.stdin?.end();
+    });
+    return { exitCode: r.code, stdout: r.stdout, stderr: r.stderr, stdoutTruncated: false, stderrTruncated: false, durationMs: 0, backend: this.name };
   }
   async close() {}
 }
 
+const shadowReadable = (() => { try { readFileSync('/etc/shadow'); return true; } catch { return false; } })();
+
 test('the corpus has teeth: an unsandboxed shell breaks the file, network and environment cases', async () => {
-  const shadowReadable = (() => { try { readFileSync('/etc/shadow'); return true; } catch { return false; } })();
   const ids = [...(shadowReadable ? ['read-etc-shadow'] : []), 'read-host-tmp', 'read-home', 'read-project', 'write-outside', 'net-host-loopback', 'host-env'];
-  const m = await runEscapeCorpus([{ backend: new HostShell() }], { canaries, cases: ESCAPE_CASES.filter((c) => ids.includes(c.id)) });
+  const m = await runEscapeCorpus([{ backend: new HostInterpreter('host-shell' as BackendName, 'shell') }], { canaries, cases: ESCAPE_CASES.filter((c) => ids.includes(c.id)) });
   for (const id of ids) {
     const cell = m.cells.find((c) => c.caseId === id);
     assert.equal(cell?.state, 'broke', `${id} should break on the host itself: ${cell?.reason}`);
@@ -128,4 +139,24 @@ test('the corpus has teeth: an unsandboxed shell breaks the file, network and en
   assert.match(renderTable(m), /BROKE/);
   assert.deepEqual(canaries.outsideEntries(), ['escaped']);
   rmSync(join(canaries.paths.outside, 'escaped'));
+});
+
+const hostPython = spawnSync('python3', ['-c', 'import sys; print(sys.version_info >= (3, 8))'], { encoding: 'utf8' }).stdout?.trim() === 'True';
+test('the CPython-under-WASI attempts have teeth: the host\'s own python3 breaks them by the canaries', { skip: hostPython ? false : 'no python3 (3.8+) on this host' }, async () => {
+  // not write-outside (it writes into the guest's own / and stdlib, here the host's system directories) nor
+  // net-egress (its tries leave loopback)
+  const ids = [...(shadowReadable ? ['read-etc-shadow'] : []), 'read-host-tmp', 'read-home', 'read-project', 'net-host-loopback', 'host-env'];
+  // only the attempts written for the micro-VM's CPython, offered to the host interpreter
+  const cases = ESCAPE_CASES.filter((c) => ids.includes(c.id)).map((c) => ({
+    ...c,
+    attempts: c.attempts.filter((a) => a.via === 'python' && a.only?.includes('hyperlight')).map((a) => ({ ...a, only: undefined })),
+  }));
+  assert.ok(cases.every((c) => c.attempts.length > 0), 'each case has a CPython attempt');
+  const m = await runEscapeCorpus([{ backend: new HostInterpreter('host-python' as BackendName, 'python') }], { canaries, cases });
+  const caught: Record<string, RegExp> = { 'net-host-loopback': /loopback listener got \d+ connection/, 'read-etc-shadow': /\/etc\/shadow appears/ };
+  for (const id of ids) {
+    const cell = m.cells.find((c) => c.caseId === id);
+    assert.equal(cell?.state, 'broke', `${id} should break on the host itself`);
+    assert.match(cell.reason ?? '', caught[id] ?? /the canary secret appears/, `${id} broke for the wrong reason: ${cell.reason}`);
+  }
 });

@@ -11,7 +11,7 @@ import { ESCAPE_CASES } from './cases/index.js';
 import { describeOutcome } from './expect.js';
 import { alive, processesWith, settle } from './host.js';
 import { PROBE_OPS, PROBE_WAT } from './probe.js';
-import type { Attempt, AttemptVerdict, Cell, EscapeCase, EscapeTarget, Matrix, MountKind, Outcome, Payload } from './types.js';
+import { MOUNT_PATH, type Attempt, type AttemptVerdict, type Cell, type EscapeCase, type EscapeTarget, type Matrix, type MountKind, type Outcome, type Payload } from './types.js';
 
 export interface EscapeRunOptions {
   canaries: Canaries;
@@ -50,7 +50,6 @@ class TargetRun {
   /** Why an attempt cannot run on this backend, or undefined. */
   notApplicable(a: Attempt): string | undefined {
     const name = this.backend.name;
-    if (a.only && !a.only.includes(name)) return `only for ${a.only.join(', ')}`;
     const caps = this.backend.capabilities();
     if (a.inSandbox && !(caps.lifecycle && caps.exec)) return `${name} has no persistent sandboxes`;
     for (const p of [a.payload, ...(a.before ? [a.before] : [])]) {
@@ -59,12 +58,14 @@ class TargetRun {
       if (p.kind === 'code' && !caps.languages.includes(p.language)) return `${name} has no ${p.language} runtime`;
       if (p.kind === 'argv' && !this.target.image) return `container commands (busybox sh) need a container image; ${name} runs none`;
     }
+    // last: where the backend cannot run the kind of guest at all, that is the better reason
+    if (a.only && !a.only.includes(name)) return `only for ${a.only.join(', ')}`;
     return undefined;
   }
 
   private mounts(kind: MountKind | undefined): Mount[] | undefined {
     if (!kind) return undefined;
-    return [{ hostPath: this.canaries.paths.data, guestPath: '/data', readOnly: kind === 'data' }];
+    return [{ hostPath: this.canaries.paths.data, guestPath: MOUNT_PATH, readOnly: kind === 'data' }];
   }
 
   /** Create the neighbour (canary in a file and its environment) and the attacker, once per backend. */
@@ -105,7 +106,9 @@ class TargetRun {
       case 'invoke':
         return b.invoke({ ...opts, module: PROBE_WAT, export: p.export, args: (p.args ?? []).map(fill) });
       case 'code':
-        return sandbox ? b.exec(sandbox, languageArgv(p.language, fill(p.code)), opts) : b.runCode(p.language, fill(p.code), opts);
+        return sandbox
+          ? b.exec(sandbox, languageArgv(p.language, fill(p.code)), opts)
+          : b.runCode(p.language, fill(p.code), { ...opts, mounts: this.mounts(p.mount) });
       case 'argv':
         return sandbox ? b.exec(sandbox, p.argv.map(fill), opts) : b.run(p.argv.map(fill), { ...opts, image: this.target.image });
     }

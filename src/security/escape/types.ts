@@ -27,15 +27,18 @@ export type Payload =
   | { kind: 'module'; wat: string }
   /** an export of the probe module called with invoke */
   | { kind: 'invoke'; export: string; args?: string[] }
-  | { kind: 'code'; language: Language; code: string }
+  /** guest code; `mount` preopens the data directory (only where the backend takes mounts for code) */
+  | { kind: 'code'; language: Language; code: string; mount?: MountKind }
   /** a command for a container's busybox shell */
   | { kind: 'argv'; argv: string[] };
 
 /**
- * `data`: a harmless directory preopened read-only; `data-rw` the same read-write; both hold `link` (a symlink to
- * the host-tmp canary file) and `linkdir` (a symlink to {{OUTSIDE}}), planted by the host.
+ * `data`: a harmless directory preopened read-only at MOUNT_PATH; `data-rw` the same read-write; both hold `f.txt`,
+ * `link` (a symlink to the host-tmp canary file) and `linkdir` (a symlink to {{OUTSIDE}}), planted by the host.
+ * On the host it sits beside {{OUTSIDE}}, so `MOUNT_PATH/../outside` names that directory.
  */
 export type MountKind = 'data' | 'data-rw';
+export const MOUNT_PATH = '/data';
 
 export interface Outcome {
   result?: ExecResult;

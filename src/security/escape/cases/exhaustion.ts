@@ -3,10 +3,11 @@
  * Besides the guest's own result, each checks the host afterwards: no process of the attempt left, and the
  * backend still runs a guest.
  */
+import { GUEST_STDLIB } from '../../../backends/hyperlight/code/cpython-build.js';
 import { EXIT } from '../../../core/types.js';
 import { all, exits, expectation, memoryLimit, never, outputCapped, prints, reports, timesOut } from '../expect.js';
-import type { EscapeCase, HostChecks } from '../types.js';
-import { PY_ROOT, SUCCESS } from './snippets.js';
+import { MOUNT_PATH, type EscapeCase, type HostChecks } from '../types.js';
+import { PY_ROOT, pyFdFlood, pyFill, SUCCESS } from './snippets.js';
 
 const AFTER: HostChecks = { noProcessesLeft: true, recovers: true };
 const FLOOD_BYTES = 64 * 1024;
@@ -29,7 +30,8 @@ export const EXHAUSTION_CASES: EscapeCase[] = [
       {
         via: 'python', tries: 'os.fork() in a loop',
         payload: { kind: 'code', language: 'python', code: 'import os\nfor i in range(1000):\n    os.fork()' },
-        expect: all(exits(EXIT.EXCEPTION), reports(/OSError/)),
+        // Pyodide's os.fork refuses (OSError); CPython for WASI has none at all
+        expect: all(exits(EXIT.EXCEPTION), reports(/OSError|AttributeError: module 'os' has no attribute 'fork'/, 'OSError, or no os.fork')),
         host: AFTER,
       },
       {
@@ -87,23 +89,24 @@ export const EXHAUSTION_CASES: EscapeCase[] = [
     threat: 'fill a disk or a RAM-backed temp directory',
     attempts: [
       {
-        via: 'python', tries: "write 1 MiB chunks to its in-memory /tmp", memoryMb: 32,
+        via: 'python', tries: "write 1 MiB chunks to its in-memory /tmp", memoryMb: 32, only: ['wasm'],
         payload: { kind: 'code', language: 'python', code: 'f = open("/tmp/fill", "wb")\nwhile True:\n    f.write(b"x" * (1 << 20))' },
         expect: memoryLimit(),
         host: AFTER,
       },
       {
-        via: 'python', tries: "write 1 MiB chunks to the jail's own tmpfs (/tmp, /dev, /) through mountNodeFS",
-        payload: { kind: 'code', language: 'python', code: `${PY_ROOT}
-for d in ["/tmp", "/dev", "/dev/shm", ""]:
-    try:
-        with open(ROOT + d + "/fill-{{MARKER}}", "wb") as f:
-            for i in range(300):
-                f.write(b"x" * (1 << 20))
-        print("WROTE", d)
-    except Exception as e:
-        print("DENIED", d, type(e).__name__)` },
+        via: 'python', tries: "write 1 MiB chunks to the jail's own tmpfs (/tmp, /dev, /) through mountNodeFS", only: ['wasm'],
+        payload: { kind: 'code', language: 'python', code: pyFill(PY_ROOT, ['ROOT + "/tmp"', 'ROOT + "/dev"', 'ROOT + "/dev/shm"', 'ROOT']) },
         expect: all(never(SUCCESS, 'no WROTE'), prints(/DENIED/)), host: AFTER,
+      },
+      {
+        // every writable place is a mount the caller gave: none here, so nowhere to fill
+        via: 'python', tries: 'write 1 MiB chunks under /, /tmp, the stdlib, and beside a read-write mount', only: ['hyperlight'],
+        payload: {
+          kind: 'code', language: 'python', mount: 'data-rw',
+          code: pyFill('import os', ['"/"', '"/tmp"', `"${GUEST_STDLIB}"`, '"/usr/local/lib"', `"${MOUNT_PATH}/.."`]),
+        },
+        expect: all(exits(0), never(SUCCESS, 'no WROTE'), prints(/DENIED/)), host: AFTER,
       },
       {
         via: 'container', tries: 'dd 200 MB into /tmp (a 64 MiB tmpfs) and into the read-only root',
@@ -168,16 +171,13 @@ for d in ["/tmp", "/dev", "/dev/shm", ""]:
         host: AFTER,
       },
       {
-        via: 'python', tries: 'os.open through mountNodeFS until refused',
-        payload: { kind: 'code', language: 'python', code: `${PY_ROOT}
-n = 0
-try:
-    while n < 100000:
-        os.open(ROOT + "/proc/self/status", os.O_RDONLY)
-        n += 1
-    print("WROTE no limit")
-except OSError as e:
-    print("DENIED after", n, type(e).__name__)` },
+        via: 'python', tries: 'os.open through mountNodeFS until refused', only: ['wasm'],
+        payload: { kind: 'code', language: 'python', code: pyFdFlood(PY_ROOT, 'ROOT + "/proc/self/status"') },
+        expect: all(exits(0), prints(/^DENIED after \d+/m)), host: AFTER,
+      },
+      {
+        via: 'python', tries: 'os.open of a stdlib file until refused', only: ['hyperlight'],
+        payload: { kind: 'code', language: 'python', code: pyFdFlood('import os', `"${GUEST_STDLIB}/os.py"`) },
         expect: all(exits(0), prints(/^DENIED after \d+/m)), host: AFTER,
       },
     ],

@@ -2,6 +2,7 @@
 import { all, exits, expectation, never, prints } from '../expect.js';
 import { CANARY_ENV } from '../canary.js';
 import type { EscapeCase } from '../types.js';
+import { CPY_ENV, CPY_RESIDUE_LOOK, CPY_RESIDUE_PLANT } from './cpython.js';
 import { PY_ROOT, pyRead, shRead, SUCCESS } from './snippets.js';
 
 const DENIED = all(never(SUCCESS, 'no READ/SIGNALLED/HOSTPID'), prints(/DENIED/, 'every try DENIED'));
@@ -48,7 +49,7 @@ export const NEIGHBOUR_CASES: EscapeCase[] = [
     threat: "from one persistent sandbox, read a file in another's (a neighbour holding the canary)",
     attempts: [
       {
-        via: 'python', tries: 'the neighbour workspace by host path, directly and via mountNodeFS', inSandbox: true,
+        via: 'python', tries: 'the neighbour workspace by host path, directly and via mountNodeFS', inSandbox: true, only: ['wasm'],
         payload: { kind: 'code', language: 'python', code: pyRead('{{NEIGHBOUR_FILE}}') },
         expect: DENIED,
       },
@@ -70,7 +71,7 @@ export const NEIGHBOUR_CASES: EscapeCase[] = [
     threat: "see or signal the host's and other sandboxes' processes (the neighbour's environment holds the canary)",
     attempts: [
       {
-        via: 'python', tries: "list the jail's /proc, read every environ, look for the host's PID", inSandbox: true,
+        via: 'python', tries: "list the jail's /proc, read every environ, look for the host's PID", inSandbox: true, only: ['wasm'],
         payload: { kind: 'code', language: 'python', code: PY_PROCS },
         // the worker's own processes: bwrap's init and node (each environ is the jail's, without the canary)
         expect: all(exits(0), prints(/^procs [1-4]$/m, 'at most 4 processes visible'), never(/HOSTPID/)),
@@ -94,10 +95,17 @@ export const NEIGHBOUR_CASES: EscapeCase[] = [
         expect: ZEROS,
       },
       {
-        via: 'python', tries: 'builtins, os.environ, /tmp, globals of the previous run',
+        via: 'python', tries: 'builtins, os.environ, /tmp, globals of the previous run', only: ['wasm'],
         before: { kind: 'code', language: 'python', code: PY_RESIDUE_PLANT },
         payload: { kind: 'code', language: 'python', code: PY_RESIDUE_LOOK },
         expect: exits(0),
+      },
+      {
+        via: 'python', tries: 'builtins, globals, a module attribute, sys.modules, sys.path, os.environ of the previous run',
+        only: ['hyperlight'],
+        before: { kind: 'code', language: 'python', code: CPY_RESIDUE_PLANT },
+        payload: { kind: 'code', language: 'python', code: CPY_RESIDUE_LOOK },
+        expect: all(exits(0), prints(/^residue None None None None \[\] \[\]$/m, 'none of the changes survived')),
       },
       {
         via: 'javascript', tries: 'globalThis and Object.prototype of the previous run',
@@ -126,12 +134,17 @@ export const NEIGHBOUR_CASES: EscapeCase[] = [
     attempts: [
       { via: 'wasi', tries: 'environ_get', payload: { kind: 'probe', op: 'env' }, expect: all(exits(0), never(new RegExp(CANARY_ENV))) },
       {
-        via: 'python', tries: "os.environ, and the jail's /proc/self/environ and /proc/1/environ",
+        via: 'python', tries: "os.environ, and the jail's /proc/self/environ and /proc/1/environ", only: ['wasm'],
         payload: { kind: 'code', language: 'python', code: `${PY_ROOT}
 print(dict(os.environ))
 for p in ["/proc/self/environ", "/proc/1/environ"]:
     tryit("ENV", lambda: open(ROOT + p, "rb").read())` },
         expect: all(exits(0), never(new RegExp(CANARY_ENV))),
+      },
+      {
+        via: 'python', tries: 'os.environ, os.getenv, /proc/self/environ and /proc/1/environ directly and by ..', only: ['hyperlight'],
+        payload: { kind: 'code', language: 'python', code: CPY_ENV },
+        expect: all(exits(0), prints(/^getenv None$/m, 'the variable is not set'), never(new RegExp(CANARY_ENV)), never(SUCCESS, 'no READ')),
       },
       {
         via: 'javascript', tries: 'process.env, std.getenv',

@@ -1,6 +1,7 @@
 /** Network: the host's loopback listener and any route out, under the no-network profile. */
 import { all, exits, never, prints, refused, reports } from '../expect.js';
 import type { EscapeCase } from '../types.js';
+import { cpySockets } from './cpython.js';
 import { jsBridges, PY_ROOT, SUCCESS } from './snippets.js';
 
 const DENIED = all(never(SUCCESS, 'no CONNECTED'), prints(/DENIED/, 'every try DENIED'));
@@ -19,9 +20,10 @@ except Exception as e:
     print("DENIED open_url", type(e).__name__)
 `;
 
-/** bash's /dev/tcp and the usual clients; the interpreter of the wasm backend has none of them. */
+/** bash's /dev/tcp and the usual clients (wget to stdout: where it connects it must not leave a file behind); the
+ * interpreter of the wasm backend has none of them. */
 const SH_CONNECT = `exec 3<>/dev/tcp/127.0.0.1/{{PORT}} && read -r line <&3 && echo "CONNECTED $line" || echo "DENIED /dev/tcp"
-for c in curl wget nc; do $c http://127.0.0.1:{{PORT}}/ 2>/dev/null && echo "CONNECTED $c" || echo "DENIED $c"; done`;
+for c in curl "wget -q -O-" nc; do $c http://127.0.0.1:{{PORT}}/ 2>/dev/null && echo "CONNECTED $c" || echo "DENIED $c"; done`;
 
 /** busybox in a container: its own loopback (the host's is another namespace), then a TEST-NET address. */
 const BUSYBOX_CONNECT = `nc -w 2 127.0.0.1 {{PORT}} </dev/null && echo CONNECTED || echo "DENIED loopback"
@@ -51,6 +53,12 @@ export const NETWORK_CASES: EscapeCase[] = [
         expect: DENIED,
       },
       {
+        // under WASI create_connection already fails at getaddrinfo: a raw socket goes further
+        via: 'python', tries: 'socket.socket().connect to 127.0.0.1 and ::1, bind/listen, lookups', only: ['hyperlight'],
+        payload: { kind: 'code', language: 'python', code: cpySockets([['127.0.0.1', '{{PORT}}'], ['::1', '{{PORT}}']]) },
+        expect: all(exits(0), DENIED),
+      },
+      {
         via: 'javascript', tries: 'fetch, XMLHttpRequest, WebSocket, require, std',
         payload: { kind: 'code', language: 'javascript', code: jsBridges("'/'") },
         expect: DENIED,
@@ -65,11 +73,16 @@ export const NETWORK_CASES: EscapeCase[] = [
     threat: 'reach any network: interfaces besides loopback, a route to an outside address',
     attempts: [
       {
-        via: 'python', tries: "the jail's /proc/net/dev through mountNodeFS",
+        via: 'python', tries: "the jail's /proc/net/dev through mountNodeFS", only: ['wasm'],
         payload: { kind: 'code', language: 'python', code: `${PY_ROOT}
 ifaces = sorted(l.split(":")[0].strip() for l in open(ROOT + "/proc/net/dev").read().splitlines()[2:])
 print("ifaces=" + " ".join(ifaces))` },
         expect: all(exits(0), prints(/^ifaces=lo$/m, 'only lo')),
+      },
+      {
+        via: 'python', tries: 'socket.if_nameindex, connect to 192.0.2.1:80, bind/listen, lookups', only: ['hyperlight'],
+        payload: { kind: 'code', language: 'python', code: cpySockets([['192.0.2.1', 80]]) },
+        expect: all(exits(0), DENIED),
       },
       {
         via: 'container', tries: 'list interfaces, nc to 192.0.2.1',

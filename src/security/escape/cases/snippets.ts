@@ -3,17 +3,20 @@
  * when it succeeded (so an expectation can forbid those words), `DENIED <why>` when it was refused.
  */
 
-/** Python: mount the jail's (or host's) root through Pyodide's bridge to node's fs, the widest door Python has. */
-export const PY_ROOT = `import os, pyodide_js
-ROOT = "/jail{{MARKER}}"
-pyodide_js.mountNodeFS(ROOT, "/")
-def tryit(label, f):
+/** Python: `tryit(label, f)` prints `label result` when f succeeds, `DENIED <exception> <errno>` when refused. */
+export const PY_TRY = `def tryit(label, f):
     try:
         out = f()
         print(label, out if out is not None else "")
     except Exception as e:
         print("DENIED", type(e).__name__, getattr(e, "errno", ""))
 `;
+
+/** Python: mount the jail's (or host's) root through Pyodide's bridge to node's fs, the widest door Python has. */
+export const PY_ROOT = `import os, pyodide_js
+ROOT = "/jail{{MARKER}}"
+pyodide_js.mountNodeFS(ROOT, "/")
+${PY_TRY}`;
 
 /** Python: read each path directly (Pyodide's own file system) and through the node fs bridge. */
 export const pyRead = (...paths: string[]): string => `${PY_ROOT}
@@ -32,6 +35,31 @@ for p in ${JSON.stringify(hostPaths)}:
 for p in ${JSON.stringify([...hostPaths, ...jailPaths])}:
     tryit("WROTE", lambda: open(ROOT + p, "w").write("x"))
 `;
+
+/**
+ * Python: write 300 MiB in 1 MiB chunks to a new file in each directory. `dirs` are Python expressions (so a
+ * snippet may build them from its own variables); `head` imports os and sets those up.
+ */
+export const pyFill = (head: string, dirs: string[]): string => `${head}
+for d in [${dirs.join(', ')}]:
+    try:
+        with open(d.rstrip("/") + "/fill-{{MARKER}}", "wb") as f:
+            for i in range(300):
+                f.write(b"x" * (1 << 20))
+        print("WROTE", d)
+    except Exception as e:
+        print("DENIED", d, type(e).__name__)`;
+
+/** Python: os.open the file at `path` (a Python expression) until refused; `WROTE no limit` if never. */
+export const pyFdFlood = (head: string, path: string): string => `${head}
+n = 0
+try:
+    while n < 100000:
+        os.open(${path}, os.O_RDONLY)
+        n += 1
+    print("WROTE no limit")
+except OSError as e:
+    print("DENIED after", n, type(e).__name__)`;
 
 /** Shell (both the interpreter of the wasm backend and busybox sh): cat each path. */
 export const shRead = (...paths: string[]): string =>
