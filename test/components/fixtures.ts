@@ -249,8 +249,8 @@ export const SOCKET = command(`
     (export "create-tcp-socket" (func (param "address-family" $af2) (result (result (own $ts2) (error $ec2)))))))`,
 });
 
-/** Typed functions in an exported interface `api` (and `add` at world level too). */
-export const LIBRARY = `(component
+/** The core module behind LIBRARY and INTERFACE_EXPORTS: add, greet, sum-bytes, swap, area, checked-div, big. */
+const LIBRARY_CORE = `
   (core module $m
     (memory (export "memory") 1)
     (global $heap (mut i32) (i32.const 8192))
@@ -286,6 +286,11 @@ export const LIBRARY = `(component
       (i32.store8 (i32.const 16) (i32.const 0)) (i32.store (i32.const 20) (i32.div_u (local.get $a) (local.get $b)))
       (i32.const 16))
     (func (export "big") (param i64) (result i64) (i64.mul (local.get 0) (i64.const 2))))
+`;
+
+/** Typed functions in an exported interface `api` (and `add` at world level too). */
+export const LIBRARY = `(component
+  ${LIBRARY_CORE}
   (core instance $i (instantiate $m))
   (alias core export $i "memory" (core memory $mem))
   (alias core export $i "cabi_realloc" (core func $realloc))
@@ -313,3 +318,47 @@ export const MEMORY_HOG = command(`
 
 /** Returns err from wasi:cli/run without calling exit: exit code 1. */
 export const RUN_ERR = command(`(i32.const 1)`);
+
+/**
+ * Interfaces of other packages, the shape cargo-component and jco componentize build: `example:math/calc@1.0.0`
+ * (add, swap of a record, sum-bytes, checked-div, big, and `hold`, which takes a resource), and
+ * `example:text/words@0.2.0` (greet, and an `add` of its own).
+ */
+export const INTERFACE_EXPORTS = `(component
+  ${LIBRARY_CORE}
+  (core instance $i (instantiate $m))
+  (core module $n (func (export "hold") (param i32)))
+  (core instance $j (instantiate $n))
+  (alias core export $i "memory" (core memory $mem))
+  (alias core export $i "cabi_realloc" (core func $realloc))
+  (type $point' (record (field "x" s32) (field "y" s32)))
+  (type $handle' (resource (rep i32)))
+  (func $add (param "a" u32) (param "b" u32) (result u32) (canon lift (core func $i "add")))
+  (func $swap (param "p" $point') (result $point') (canon lift (core func $i "swap") (memory $mem)))
+  (func $sum-bytes (param "data" (list u8)) (result u32) (canon lift (core func $i "sum-bytes") (memory $mem) (realloc $realloc)))
+  (func $checked-div (param "a" u32) (param "b" u32) (result (result u32 (error string))) (canon lift (core func $i "checked-div") (memory $mem) (realloc $realloc)))
+  (func $big (param "v" u64) (result u64) (canon lift (core func $i "big")))
+  (func $hold (param "h" (own $handle')) (canon lift (core func $j "hold")))
+  (func $greet (param "name" string) (result string) (canon lift (core func $i "greet") (memory $mem) (realloc $realloc)))
+  (instance $calc
+    (export "point" (type $point')) (export "handle" (type $handle'))
+    (export "add" (func $add)) (export "swap" (func $swap)) (export "sum-bytes" (func $sum-bytes))
+    (export "checked-div" (func $checked-div)) (export "big" (func $big)) (export "hold" (func $hold)))
+  (export "example:math/calc@1.0.0" (instance $calc))
+  (instance $words (export "greet" (func $greet)) (export "add" (func $add)))
+  (export "example:text/words@0.2.0" (instance $words)))`;
+
+/**
+ * An exported interface whose record comes from an imported one (what a WIT `use types.{point}` builds): the
+ * import carries only the type, so it needs nothing from the host.
+ */
+export const IMPORTED_TYPES = `(component
+  (type $pt (record (field "x" s32) (field "y" s32)))
+  (import "example:math/types@1.0.0" (instance $types (export "point" (type (eq $pt)))))
+  (alias export $types "point" (type $point))
+  ${LIBRARY_CORE}
+  (core instance $i (instantiate $m))
+  (alias core export $i "memory" (core memory $mem))
+  (func $swap (param "p" $point) (result $point) (canon lift (core func $i "swap") (memory $mem)))
+  (instance $geometry (export "swap" (func $swap)))
+  (export "example:math/geometry@1.0.0" (instance $geometry)))`;

@@ -60,19 +60,27 @@ export interface ComponentCall {
   args: unknown[];
 }
 
-/** Find an exported function by its path, or by its bare name when that is unambiguous. */
+/** `ns:pkg/iface@1.0.0#f` → `ns:pkg/iface#f`: a path may leave out the interface's version. */
+const unversioned = (path: string): string => path.replace(/@[^#]*#/, '#');
+
+/**
+ * Find an exported function by its path (`f`, `iface#f`, `ns:pkg/iface@1.0.0#f`, or that without the version),
+ * or by its bare name when that is unambiguous.
+ */
 export function findFunction(wit: string, name: string): WitFunction {
   const world = parseWorld(wit);
   const exact = world.functions.find((f) => f.path === name);
   if (exact) return exact;
-  const byName = world.functions.filter((f) => f.name === name);
-  if (byName.length === 1) return byName[0]!;
+  const candidates = name.includes('#')
+    ? world.functions.filter((f) => unversioned(f.path) === name)
+    : world.functions.filter((f) => f.name === name);
+  if (candidates.length === 1) return candidates[0]!;
   const list = world.functions.map((f) => f.path).join(', ') || '(none)';
-  if (byName.length > 1) throw new ValidationError(`'${name}' is ambiguous: name one of ${byName.map((f) => f.path).join(', ')}`);
+  if (candidates.length > 1) throw new ValidationError(`'${name}' is ambiguous: name one of ${candidates.map((f) => f.path).join(', ')}`);
   const untyped = world.untyped.filter((u) => !u.startsWith('wasi:'));
   throw new NotFoundError(
     `the component exports no function '${name}'; typed functions: ${list}` +
-      (untyped.length ? `; interfaces of other packages cannot be invoked by name here: ${untyped.join(', ')}` : ''),
+      (untyped.length ? `; exported interfaces whose types could not be read from the component (not invocable): ${untyped.join(', ')}` : ''),
     { export: name },
   );
 }

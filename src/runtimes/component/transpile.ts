@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { ValidationError } from '../../core/errors.js';
 import { dir } from '../../core/paths.js';
 import { describe } from './binary.js';
+import { typeForeignExports } from './foreign.js';
+import { decodeWit } from './wit-decoder.js';
 
 /** What crosses to the worker (structured clone: the core modules travel as bytes). */
 export interface TranspiledComponent {
@@ -20,12 +22,17 @@ export interface TranspiledComponent {
   js: string;
   /** Core modules by the name the module asks getCoreModule() for. */
   cores: Record<string, Uint8Array>;
-  /** The component's world in WIT (imports, exports and their types). */
+  /**
+   * The component's world in WIT (imports, exports and their types), with the exported interfaces of other
+   * packages written inline where they can be described (foreign.ts).
+   */
   wit: string;
 }
 
 const NAME = 'component';
 const MANIFEST = 'manifest.json';
+/** Bumped when what is cached changes shape (2: foreign interfaces typed in world.wit). */
+const FORMAT = 2;
 
 let jcoVersionCache: string | undefined;
 function jcoVersion(): string {
@@ -37,7 +44,7 @@ function jcoVersion(): string {
 }
 
 function cacheKey(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).update(`\0jco-transpile@${jcoVersion()}`).digest('hex');
+  return createHash('sha256').update(bytes).update(`\0jco-transpile@${jcoVersion()}\0format@${FORMAT}`).digest('hex');
 }
 
 function readCached(path: string, hash: string): TranspiledComponent | undefined {
@@ -79,7 +86,7 @@ export async function transpileComponent(bytes: Uint8Array): Promise<TranspiledC
   let wit: string;
   let files: Record<string, Uint8Array>;
   try {
-    wit = await componentWit(bytes);
+    wit = await typeForeignExports(bytes, await componentWit(bytes), decodeWit);
     ({ files } = await transpileBytes(bytes, {
       name: NAME,
       instantiation: 'async',

@@ -2,7 +2,8 @@
  * A small reader for the WIT that wasm-tools prints for a component's world: enough to know each exported
  * function's parameter and result types (primitives, list, option, result, tuple, record, variant, enum, flags),
  * so that --invoke can check JSON arguments and shape the results. Exports of interfaces from other packages
- * (`export ns:pkg/iface;`) are listed without types: their definitions are not part of the printed world.
+ * (`export ns:pkg/iface;`) are listed without types, unless foreign.ts wrote their bodies inline
+ * (`export ns:pkg/iface : interface { ... }`).
  */
 import { ValidationError } from '../../core/errors.js';
 
@@ -36,7 +37,7 @@ export interface WitWorld {
   functions: WitFunction[];
   /** Exported interfaces whose functions are not described (other packages). */
   untyped: string[];
-  /** Interfaces and functions the component imports. */
+  /** Interfaces and functions the component imports (not interfaces of types alone: they need no host). */
   imports: string[];
 }
 
@@ -114,8 +115,8 @@ class Parser {
         return { kind: 'opaque', name };
     }
     const found = scope.get(name);
-    // resolved when used, so that a type may be declared after its first mention
-    return found ? { kind: 'opaque', name: `@ref:${name}` } : { kind: 'opaque', name };
+    // resolved when used, so that a type may be declared after its first mention (or in another interface)
+    return { kind: 'opaque', name: `${found ? '@ref:' : '@free:'}${name}` };
   }
 
   /** A typedef (record, variant, enum, flags, type alias, resource) into `scope`; false if the item is not one. */
@@ -161,6 +162,23 @@ class Parser {
     return false;
   }
 
+  /**
+   * `use ns:pkg/iface@v.{a, b as c};`: each name stands for that interface's type, resolved there once every
+   * interface is read (`lookup`); unknown (the interface is not written inline): opaque.
+   */
+  use(scope: Scope, lookup: (iface: string, name: string) => WitType | undefined): void {
+    this.expect('use');
+    const iface = this.next().replace(/\.$/, '');
+    this.expect('{');
+    while (!this.eat('}')) {
+      const name = this.next();
+      const local = this.eat('as') ? this.next() : name;
+      scope.set(local, () => lookup(iface, name) ?? { kind: 'opaque', name: local });
+      this.eat(',');
+    }
+    this.eat(';');
+  }
+
   func(scope: Scope, name: string, iface?: string): WitFunction {
     while (this.peek() !== 'func') this.next(); // `async`
     this.expect('func');
@@ -178,14 +196,36 @@ class Parser {
   }
 }
 
+/**
+ * Where a name not defined in an interface comes from: wasm-tools writes the types an inline interface takes from
+ * another (inline) interface unqualified, without a `use`. The one interface defining it, if only one does.
+ */
+type Elsewhere = (name: string) => { def: WitType; scope: Scope } | undefined;
+
+function elsewhere(scopes: Scope[]): Elsewhere {
+  return (name) => {
+    const defs = new Map<() => WitType, Scope>();
+    for (const s of scopes) {
+      const d = s.get(name);
+      if (d && !defs.has(d)) defs.set(d, s);
+    }
+    if (defs.size !== 1) return undefined;
+    const [[def, scope]] = [...defs];
+    return { def: def!(), scope: scope! };
+  };
+}
+
 /** Replace references to named types with their definitions (records may refer to each other, not to themselves). */
-function resolve(t: WitType, scope: Scope, depth = 0): WitType {
+function resolve(t: WitType, scope: Scope, other: Elsewhere, depth = 0): WitType {
   if (depth > 64) throw new ValidationError('the component\'s WIT types nest too deeply');
-  const r = (x: WitType): WitType => resolve(x, scope, depth + 1);
+  const r = (x: WitType): WitType => resolve(x, scope, other, depth + 1);
   switch (t.kind) {
     case 'opaque': {
-      if (!t.name.startsWith('@ref:')) return t;
-      return r(scope.get(t.name.slice(5))!());
+      if (t.name.startsWith('@ref:')) return r(scope.get(t.name.slice(5))!());
+      if (!t.name.startsWith('@free:')) return t;
+      const name = t.name.slice(6);
+      const found = other(name);
+      return found ? resolve(found.def, found.scope, other, depth + 1) : { kind: 'opaque', name };
     }
     case 'list': case 'option': return { ...t, of: r(t.of) };
     case 'tuple': return { ...t, of: t.of.map(r) };
@@ -206,6 +246,23 @@ export function parseWorld(wit: string): WitWorld {
   p.expect('{');
   const worldScope: Scope = new Map();
   const fns: { fn: WitFunction; scope: Scope }[] = [];
+  const scopes: Scope[] = [worldScope];
+  const byInterface = new Map<string, Scope>();
+  // set once every interface is read; the `use` lookups run only after that
+  let other: Elsewhere = () => undefined;
+  let lookups = 0;
+  const lookup = (iface: string, name: string): WitType | undefined => {
+    const s = byInterface.get(iface);
+    const def = s?.get(name);
+    if (!def || !s) return undefined;
+    // `use`s that go round in a circle
+    if (++lookups > 64) throw new ValidationError('the component\'s WIT types nest too deeply');
+    try {
+      return resolve(def(), s, other);
+    } finally {
+      lookups--;
+    }
+  };
   while (!p.eat('}')) {
     const kw = p.next();
     if (kw === 'export' || kw === 'import') {
@@ -216,21 +273,30 @@ export function parseWorld(wit: string): WitWorld {
         continue;
       }
       p.expect(':');
-      if (kw === 'import') {
-        world.imports.push(name);
-        p.skipItem();
-        continue;
-      }
       if (p.eat('interface')) {
         p.expect('{');
         const scope: Scope = new Map(worldScope);
+        scopes.push(scope);
+        byInterface.set(name, scope);
+        // an imported interface of types alone (no functions, no resources) needs nothing from the host
+        let needsHost = false;
         while (!p.eat('}')) {
+          if (p.peek() === 'resource') needsHost = true;
           if (p.typedef(scope)) continue;
-          if (p.peek() === 'use') { p.skipItem(); continue; }
+          if (p.peek() === 'use') { p.use(scope, lookup); continue; }
           const fname = p.next();
           p.expect(':');
-          fns.push({ fn: p.func(scope, fname, name), scope });
+          const fn = p.func(scope, fname, name);
+          // an imported interface is read for its types only
+          if (kw === 'export') fns.push({ fn, scope });
+          needsHost = true;
         }
+        if (kw === 'import' && needsHost) world.imports.push(name);
+        continue;
+      }
+      if (kw === 'import') {
+        world.imports.push(name);
+        p.skipItem();
         continue;
       }
       fns.push({ fn: p.func(worldScope, name), scope: worldScope });
@@ -239,11 +305,12 @@ export function parseWorld(wit: string): WitWorld {
     p.back();
     if (!p.typedef(worldScope)) p.skipItem();
   }
+  other = elsewhere(scopes);
   for (const { fn, scope } of fns) {
     world.functions.push({
       ...fn,
-      params: fn.params.map((x) => ({ name: x.name, type: resolve(x.type, scope) })),
-      ...(fn.result ? { result: resolve(fn.result, scope) } : {}),
+      params: fn.params.map((x) => ({ name: x.name, type: resolve(x.type, scope, other) })),
+      ...(fn.result ? { result: resolve(fn.result, scope, other) } : {}),
     });
   }
   return world;
