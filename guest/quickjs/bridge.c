@@ -8,8 +8,11 @@
  * wasm2c's symbols for the minified names of this build. Pointers below are offsets into linear memory; JSValue
  * handles are quickjs-emscripten's (JSValue * in linear memory).
  *
- * Host functions (QTS_NewFunction ids): 1 write(fd, text), 2 writeBytes(fd, arrayBuffer), 3 exit(code). Output
- * goes into the runtime's buffered stdout/stderr; exit ends the call at once (AK_PORT_DONE, status = code).
+ * Host functions (QTS_NewFunction ids): 1 write(fd, text), 2 writeBytes(fd, arrayBuffer), 3 exit(code),
+ * 4 callTool(name, argsJson) -> answerJson. Output goes into the runtime's buffered stdout/stderr; exit ends the call
+ * at once (AK_PORT_DONE, status = code). callTool (a session's tools) leaves the guest as two host calls of the
+ * bridge's own, numbered past the module's imports: tool_call(name, name_len, args, args_len, buf, cap) returns the
+ * answer's length and writes it into buf when it fits; tool_result(buf, len) hands over a longer one.
  */
 #include <stdint.h>
 #include <string.h>
@@ -24,6 +27,11 @@ extern Z_m_instance_t ak_instance;
 #define FN_WRITE 1u
 #define FN_WRITE_BYTES 2u
 #define FN_EXIT 3u
+#define FN_TOOL 4u
+
+/* Host import indexes of the bridge's own host calls (AK_HC_IMPORT_BASE + index), past any the module has. */
+#define HC_TOOL_CALL 0x7f0u
+#define HC_TOOL_RESULT 0x7f1u
 
 /* ak_js_run results[0] */
 #define END_EXIT 0u       /* results[1] = exit code */
@@ -39,6 +47,7 @@ extern Z_m_instance_t ak_instance;
 
 static u32 rt, ctx, undef;
 static u32 tick_fn, format_fn, exit_code_fn, start_fn;
+static u32 install_tools_fn, tool_host;   /* the session tools' installer and its host object (made at init) */
 static u32 scratch;            /* 8 bytes of linear memory for out-parameters */
 static u64 heap_cap;           /* linear memory may grow up to this many bytes */
 static u32 completion;         /* the script's completion value, watched for a rejected promise */
@@ -92,6 +101,25 @@ u32 IMPORT_call_function(struct Z_a_instance_t *inst, u32 c, u32 this_ptr, u32 a
     case FN_EXIT:
       /* the first argument is the code here */
       ak_finish((int32_t)(fd & 0xff), 0, NULL);
+    case FN_TOOL: {
+      if (argc < 2) return 0;
+      u32 name = QTS_GetString(I, c, QTS_ArgvGetJSValueConstPointer(I, argv, 0));
+      u32 args = QTS_GetString(I, c, QTS_ArgvGetJSValueConstPointer(I, argv, 1));
+      if (!name || !args) return 0;
+      const u32 cap = 4096;
+      u32 buf = QTS_malloc(I, cap + 1);
+      if (!buf) return 0;
+      uint64_t a[6] = {name, lin_len(name), args, lin_len(args), buf, cap};
+      u64 n = ak_host_import(HC_TOOL_CALL, 6, a);
+      if (n > cap) {
+        buf = QTS_malloc(I, (u32)n + 1);
+        if (!buf) return 0;
+        uint64_t b[2] = {buf, n};
+        if (ak_host_import(HC_TOOL_RESULT, 2, b) != n) return 0;
+      }
+      mem(buf)[n] = 0;
+      return QTS_NewString(I, c, buf);
+    }
   }
   return 0;
 }
@@ -201,7 +229,7 @@ static u32 start_prelude(u32 config, u32 stdin_text) {
  * prelude (msg->data: shim source, then prelude source, lengths in the arguments) started with the default
  * configuration (config/stdin, NUL-terminated, follow in msg->data).
  */
-static u32 js_init(u32 memory_limit_mb, u32 heap_cap_mb, u32 max_stack, u32 shim_len, u32 prelude_len, u32 config_len) {
+static u32 js_init(u32 memory_limit_mb, u32 heap_cap_mb, u32 max_stack, u32 shim_len, u32 prelude_len, u32 config_len, u32 tools_len) {
   const uint8_t *data = AK_MSG->data;
   heap_cap = (u64)heap_cap_mb << 20;
   QTS_wasm_call_ctors(I);
@@ -209,6 +237,7 @@ static u32 js_init(u32 memory_limit_mb, u32 heap_cap_mb, u32 max_stack, u32 shim
   u32 shim_src = lin_dup(data, shim_len);
   u32 prelude_src = lin_dup(data + shim_len, prelude_len);
   u32 config = lin_dup(data + shim_len + prelude_len, config_len);
+  u32 tools_src = lin_dup(data + shim_len + prelude_len + config_len, tools_len);
   rt = QTS_NewRuntime(I);
   QTS_RuntimeSetMaxStackSize(I, rt, max_stack);
   QTS_RuntimeSetMemoryLimit(I, rt, memory_limit_mb << 20);
@@ -217,7 +246,8 @@ static u32 js_init(u32 memory_limit_mb, u32 heap_cap_mb, u32 max_stack, u32 shim
   scratch = QTS_malloc(I, 8);
   u32 empty = lin_str("");
   u32 shim_name = lin_str("shim.js"), prelude_name = lin_str("prelude.js");
-  if (!rt || !ctx || !scratch || !shim_src || !prelude_src || !config || !empty || !shim_name || !prelude_name) return 1;
+  u32 tools_name = lin_str("tools.js");
+  if (!rt || !ctx || !scratch || !shim_src || !prelude_src || !config || !tools_src || !empty || !shim_name || !prelude_name || !tools_name) return 1;
   u32 shim = QTS_Eval(I, ctx, shim_src, shim_len, shim_name, 0, EVAL_FLAG_STRICT);
   u32 prelude = QTS_Eval(I, ctx, prelude_src, prelude_len, prelude_name, 0, EVAL_FLAG_STRICT);
   if (QTS_ResolveException(I, ctx, shim) || QTS_ResolveException(I, ctx, prelude)) return 2;
@@ -233,12 +263,22 @@ static u32 js_init(u32 memory_limit_mb, u32 heap_cap_mb, u32 max_stack, u32 shim
   memcpy(mem(argv), args, 16);
   start_fn = QTS_Call(I, ctx, shim, undef, 4, argv);
   if (QTS_ResolveException(I, ctx, start_fn)) return 3;
+  /* sessions' tools: the installer (tools source) and the host object it calls, { callTool } */
+  install_tools_fn = QTS_Eval(I, ctx, tools_src, tools_len, tools_name, 0, EVAL_FLAG_STRICT);
+  tool_host = QTS_NewObject(I, ctx);
+  u32 call_tool_name = lin_str("callTool");
+  if (QTS_ResolveException(I, ctx, install_tools_fn) || !tool_host || !call_tool_name) return 5;
+  u32 call_tool = QTS_NewFunction(I, ctx, call_tool_name, 2, 0, FN_TOOL);
+  u32 key = QTS_NewString(I, ctx, call_tool_name);
+  if (!call_tool || !key) return 5;
+  QTS_SetProp(I, ctx, tool_host, key, call_tool);
   return start_prelude(config, empty) ? 4 : 0;
 }
 
 /* results[0]: 0, or which step failed. */
-void ak_js_init(u32 memory_limit_mb, u32 heap_cap_mb, u32 max_stack, u32 shim_len, u32 prelude_len, u32 config_len, uint64_t *res) {
-  res[0] = js_init(memory_limit_mb, heap_cap_mb, max_stack, shim_len, prelude_len, config_len);
+void ak_js_init(u32 memory_limit_mb, u32 heap_cap_mb, u32 max_stack, u32 shim_len, u32 prelude_len, u32 config_len, u32 tools_len,
+                uint64_t *res) {
+  res[0] = js_init(memory_limit_mb, heap_cap_mb, max_stack, shim_len, prelude_len, config_len, tools_len);
 }
 
 static u64 finish_error(u32 err, uint64_t *out) {
@@ -304,11 +344,12 @@ static void event_loop(uint64_t *res) {
 
 /*
  * One run. msg->data (or linear memory at `blob`, when the host put it there because it is too big for the
- * message): filename, config JSON, stdin, code, each `*_len` bytes. config_len = 0 keeps the snapshot's
- * configuration. mode: 0 global script, 1 module, 2 global script and, if that fails with a SyntaxError, module
- * (Node's module detection: the host saw import/export/await in the code).
+ * message): filename, config JSON, stdin, code, tool names JSON, each `*_len` bytes. config_len = 0 keeps the
+ * snapshot's configuration. mode: 0 global script, 1 module, 2 global script and, if that fails with a SyntaxError,
+ * module (Node's module detection: the host saw import/export/await in the code). tools_len > 0 (a session's call)
+ * installs `tools` and `ToolError` for the names given.
  */
-void ak_js_run(u32 blob, u32 mode, u32 filename_len, u32 config_len, u32 stdin_len, u32 code_len, uint64_t *res) {
+void ak_js_run(u32 blob, u32 mode, u32 filename_len, u32 config_len, u32 stdin_len, u32 code_len, u32 tools_len, uint64_t *res) {
   const uint8_t *data = blob ? mem(blob) : AK_MSG->data;
   res[0] = END_NO_MEMORY;
   res[1] = res[2] = 0;
@@ -316,8 +357,14 @@ void ak_js_run(u32 blob, u32 mode, u32 filename_len, u32 config_len, u32 stdin_l
   u32 config = lin_dup(data + filename_len, config_len);
   u32 stdin_text = lin_dup(data + filename_len + config_len, stdin_len);
   u32 code = lin_dup(data + filename_len + config_len + stdin_len, code_len);
-  if (!filename || !config || !stdin_text || !code) return;
+  u32 tools = lin_dup(data + filename_len + config_len + stdin_len + code_len, tools_len);
+  if (!filename || !config || !stdin_text || !code || !tools) return;
   if (config_len > 0 && start_prelude(config, stdin_text)) return;
+  if (tools_len > 0) {
+    u32 names = QTS_NewString(I, ctx, tools);
+    u32 r = names ? call2(install_tools_fn, tool_host, names) : 0;
+    if (!r || QTS_ResolveException(I, ctx, r)) return;
+  }
 
   u32 flags = EVAL_FLAG_BACKTRACE_BARRIER | (mode == 1 ? EVAL_TYPE_MODULE : 0);
   u32 r = QTS_Eval(I, ctx, code, code_len, filename, 0, flags);
@@ -351,3 +398,9 @@ void ak_js_resume(uint64_t *res) {
 
 /* Room in linear memory for a run whose input does not fit in the message area. */
 void ak_js_alloc(u32 len, uint64_t *res) { res[0] = QTS_malloc(I, len); }
+
+/* Linear memory grown to at least `pages` (before the host writes a session image back); results[0]: its pages. */
+void ak_js_grow(u32 pages, uint64_t *res) {
+  if (pages > ak_mem0->pages && (u64)pages * AK_WASM_PAGE <= heap_cap) wasm_rt_grow_memory(ak_mem0, pages - ak_mem0->pages);
+  res[0] = ak_mem0->pages;
+}

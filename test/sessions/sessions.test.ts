@@ -156,9 +156,9 @@ describe('code sessions (library)', { skip }, () => {
 
   test('unsupported places say why', async () => {
     await assert.rejects(k.createSession({ language: 'shell' }), { code: 'UNSUPPORTED' });
-    await assert.rejects(k.createSession({ language: 'javascript', backend: 'hyperlight' }), (e: any) => {
+    await assert.rejects(k.createSession({ language: 'shell', backend: 'hyperlight' }), (e: any) => {
       assert.equal(e.code, 'UNSUPPORTED');
-      assert.match(e.message, /sessions on the hyperlight backend are for python, not javascript/);
+      assert.match(e.message, /sessions on the hyperlight backend are for python and javascript, not shell/);
       return true;
     });
     await assert.rejects(k.createSession({ name: 'py-a', language: 'python' }), { code: 'CONFLICT' });

@@ -22,7 +22,7 @@ import { checkEnv, stdinBytes } from '../wasm/request.js';
 import { MicroVmJavaScript } from './code/javascript.js';
 import { MicroVmPython } from './code/python.js';
 import { pythonGuestPrepared } from './code/python-guest.js';
-import { HyperlightSessions } from './code/python-session.js';
+import { HyperlightSessions } from './code/vm-session.js';
 import { quickJsGuestPrepared } from './code/quickjs-guest.js';
 import { GuestImage, callImage, moduleHash, prepareModule, type CallSpec, type PreparedModule } from './sandbox.js';
 import { guestToolchain } from './toolchain.js';
@@ -61,8 +61,12 @@ export class HyperlightBackend extends BaseBackend {
   readonly javascript = new MicroVmJavaScript();
   /** CPython in the micro-VM (built, compiled and snapshotted on first use). */
   readonly python = new MicroVmPython();
-  /** Python sessions: a VM each, kept between calls. */
-  readonly sessions = new HyperlightSessions(this.python, pythonGuestPrepared, (r, stdout, stderr, started) => this.#result(r, stdout, stderr, started));
+  /** Code sessions: a VM each, kept between calls. */
+  readonly sessions = new HyperlightSessions(
+    { python: this.python, javascript: this.javascript },
+    (language) => (language === 'python' ? pythonGuestPrepared() : quickJsGuestPrepared()),
+    (r, stdout, stderr, started) => this.#result(r, stdout, stderr, started),
+  );
 
   constructor(opts: HyperlightBackendOptions = {}) {
     super();

@@ -14,24 +14,7 @@ import { GuestRun, HostBridge, newContext, type StopState } from './quickjs.js';
 
 const MiB = 1024 * 1024;
 
-/** Installs `globalThis.tools` for a call: one function per registered tool, throwing ToolError on failure. */
-const TOOLS_SOURCE = String.raw`(function (host, namesJson) {
-'use strict';
-const call = host.callTool;
-class ToolError extends Error {}
-Object.defineProperty(ToolError.prototype, 'name', { value: 'ToolError' });
-const tools = Object.create(null);
-for (const name of JSON.parse(namesJson)) {
-  tools[name] = function (args) {
-    const answer = JSON.parse(call(name, JSON.stringify(args === undefined ? {} : args)));
-    if (!answer.ok) throw new ToolError(answer.error);
-    return JSON.parse(answer.json);
-  };
-}
-const define = (k, v) => Object.defineProperty(globalThis, k, { value: v, writable: true, configurable: true, enumerable: false });
-define('tools', Object.freeze(tools));
-define('ToolError', ToolError);
-})`;
+import { TOOLS_SOURCE } from './tools-source.js';
 
 function pointer(o: QuickJSContext | QuickJSRuntime, field: 'ctx' | 'rt'): number {
   return (o as unknown as Record<string, { value: number }>)[field]!.value;

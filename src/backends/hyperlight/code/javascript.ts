@@ -11,9 +11,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentKernelError } from '../../../core/errors.js';
-import { EXIT, type GuestError } from '../../../core/types.js';
+import { EXIT, type GuestError, type ToolHost } from '../../../core/types.js';
 import { guestCwd } from '../../../runtimes/command.js';
 import { PRELUDE_SOURCE } from '../../../runtimes/javascript/prelude.js';
+import { TOOLS_SOURCE } from '../../../runtimes/javascript/tools-source.js';
 import type { CodeRequest, CodeRuntime, OutputSink, RuntimeOutcome } from '../../../runtimes/types.js';
 import {
   AK_HC_FLUSH, AK_HC_IMPORT_BASE, AK_OP_INVOKE, AK_TRAP_OUT_OF_MEMORY, AK_TRAP_STACK_EXHAUSTED, MSG_DATA_CAPACITY,
@@ -22,7 +23,8 @@ import { stoppedRun, vmMemSize } from '../sandbox.js';
 import { GuestProtocolError, MicroVm, Snapshot, VmPool, parseOutputRecords, type AkMessage } from '../vmm.js';
 import { serveHostImport } from './imports.js';
 import { GuestInterpreter } from './interpreter.js';
-import { quickJsGuest, type DriverName, type QuickJsGuest } from './quickjs-guest.js';
+import { HC_TOOL_CALL, HC_TOOL_RESULT, quickJsGuest, type DriverName, type QuickJsGuest } from './quickjs-guest.js';
+import { toolCalls } from './tools.js';
 
 const MiB = 1024 * 1024;
 /** What the `wasm` backend gives QuickJS: its stack cap and the linear memory it starts with. */
@@ -66,7 +68,7 @@ type CallEnd =
   | { kind: 'fault'; detail: string };
 
 /** A booted, initialised QuickJS for one memory cap, and its pool of VMs. */
-class JsImage {
+export class JsImage {
   constructor(
     readonly memoryMb: number,
     readonly snapshot: Snapshot,
@@ -81,7 +83,10 @@ class JsImage {
 }
 
 /** Runs a VM until its call ends, serving output flushes and host imports. */
-async function drive(vm: MicroVm, guest: QuickJsGuest, out: OutputSink, deadline: number, signal?: AbortSignal): Promise<CallEnd | { kind: 'ready'; msg: AkMessage }> {
+async function drive(
+  vm: MicroVm, guest: QuickJsGuest, out: OutputSink, deadline: number, signal?: AbortSignal, tools?: ToolHost,
+): Promise<CallEnd | { kind: 'ready'; msg: AkMessage }> {
+  const serveTool = toolCalls(vm, tools);
   for (;;) {
     const left = Math.ceil(deadline - Date.now());
     if (left <= 0) return { kind: 'timeout' };
@@ -92,6 +97,8 @@ async function drive(vm: MicroVm, guest: QuickJsGuest, out: OutputSink, deadline
         if (msg.func === AK_HC_FLUSH) {
           emit(parseOutputRecords(vm.readMsgData(msg)), out);
           vm.writeReply({ status: 0 });
+        } else if (msg.func === AK_HC_IMPORT_BASE + HC_TOOL_CALL || msg.func === AK_HC_IMPORT_BASE + HC_TOOL_RESULT) {
+          vm.writeReply({ status: 0, results: await serveTool(msg.func === AK_HC_IMPORT_BASE + HC_TOOL_CALL ? 'tool_call' : 'tool_result', msg) });
         } else if (msg.func >= AK_HC_IMPORT_BASE && msg.func - AK_HC_IMPORT_BASE < guest.hostImports.length) {
           const role = guest.hostImports[msg.func - AK_HC_IMPORT_BASE]!;
           const r = serveHostImport(role, msg, () => vm.linearMemory(msg));
@@ -173,10 +180,13 @@ async function bootImage(guest: QuickJsGuest, memoryMb: number): Promise<JsImage
     const ready = await drive(vm, guest, sink, Date.now() + 30_000);
     if (ready.kind !== 'ready') throw new AgentKernelError('INTERNAL', `the QuickJS guest did not start (${describeEnd(ready)})`);
     const dispatch = ready.msg.args[0] ?? 0n;
-    const data = enc.encode(SHIM_SOURCE + PRELUDE_SOURCE + DEFAULT_CONFIG);
+    const data = enc.encode(SHIM_SOURCE + PRELUDE_SOURCE + DEFAULT_CONFIG + TOOLS_SOURCE);
     vm.writeRequest({
       op: AK_OP_INVOKE, func: guest.driver.ak_js_init, data,
-      args: [memoryMb, INITIAL_LINEAR_MB + memoryMb, MAX_STACK_BYTES, enc.encode(SHIM_SOURCE).length, enc.encode(PRELUDE_SOURCE).length, enc.encode(DEFAULT_CONFIG).length],
+      args: [
+        memoryMb, INITIAL_LINEAR_MB + memoryMb, MAX_STACK_BYTES, enc.encode(SHIM_SOURCE).length, enc.encode(PRELUDE_SOURCE).length,
+        enc.encode(DEFAULT_CONFIG).length, enc.encode(TOOLS_SOURCE).length,
+      ],
     });
     vm.enter(dispatch);
     const init = await drive(vm, guest, sink, Date.now() + 30_000);
@@ -198,45 +208,53 @@ function describeEnd(end: CallEnd | { kind: 'ready' }): string {
 }
 
 /** Invokes one driver function on a VM (already reset) and runs it to its end. */
-async function invoke(
+export async function invoke(
   vm: MicroVm, image: JsImage, guest: QuickJsGuest, fn: DriverName, args: number[], data: Uint8Array | undefined,
-  out: OutputSink, deadline: number, signal?: AbortSignal,
+  out: OutputSink, deadline: number, signal?: AbortSignal, tools?: ToolHost,
 ): Promise<CallEnd> {
   vm.writeRequest({ op: AK_OP_INVOKE, func: guest.driver[fn], args, ...(data ? { data } : {}) });
   vm.enter(image.dispatch);
-  const end = await drive(vm, guest, out, deadline, signal);
+  const end = await drive(vm, guest, out, deadline, signal, tools);
   if (end.kind === 'ready') throw new GuestProtocolError('READY in the middle of a call');
   return end;
 }
 
-/** The input of ak_js_run: filename, config (empty: the snapshot's), stdin, code. */
-function runInput(req: CodeRequest): { parts: Uint8Array[]; mode: number } {
+/** The input of ak_js_run: filename, config (empty: the snapshot's), stdin, code, a session's tool names. */
+function runInput(req: CodeRequest, session?: SessionCall): { parts: Uint8Array[]; mode: number } {
   const script = req.scriptPath;
   const filename = !script ? '[eval]' : script === '-' ? '[stdin]' : script;
   const stdin = Buffer.from(req.stdin).toString('utf8');
   const config = configJson(req);
-  const custom = config !== DEFAULT_CONFIG || stdin !== '';
+  // a session's call always sets the prelude up again, as the wasm backend's sessions do
+  const custom = config !== DEFAULT_CONFIG || stdin !== '' || session !== undefined;
   // as the wasm backend: .mjs is a module; other code a global script, retried as a module when it only parses so
   const mode = filename.endsWith('.mjs') ? 1 : /\b(import|export|await)\b/.test(req.code) ? 2 : 0;
-  return { parts: [enc.encode(filename), enc.encode(custom ? config : ''), enc.encode(custom ? stdin : ''), enc.encode(req.code)], mode };
+  const tools = session ? JSON.stringify(session.tools?.names ?? []) : '';
+  return { parts: [enc.encode(filename), enc.encode(custom ? config : ''), enc.encode(custom ? stdin : ''), enc.encode(req.code), enc.encode(tools)], mode };
 }
 
-async function runOnVm(
+/** What a session's call adds to a run: the prelude set up again, and the tools it may call. */
+export interface SessionCall {
+  tools?: ToolHost;
+}
+
+export async function runOnVm(
   vm: MicroVm, image: JsImage, guest: QuickJsGuest, req: CodeRequest, out: OutputSink, deadline: number, signal?: AbortSignal,
+  session?: SessionCall,
 ): Promise<{ outcome: RuntimeOutcome; trusted: boolean }> {
-  const { parts, mode } = runInput(req);
+  const { parts, mode } = runInput(req, session);
   const blob = Buffer.concat(parts);
   const lens = parts.map((p) => p.length);
   let end: CallEnd;
   if (blob.length <= MSG_DATA_CAPACITY) {
-    end = await invoke(vm, image, guest, 'ak_js_run', [0, mode, ...lens], blob, out, deadline, signal);
+    end = await invoke(vm, image, guest, 'ak_js_run', [0, mode, ...lens], blob, out, deadline, signal, session?.tools);
   } else {
     // too big for the message area: into linear memory first
     const alloc = await invoke(vm, image, guest, 'ak_js_alloc', [blob.length], undefined, out, deadline, signal);
     if (alloc.kind !== 'done' || !alloc.msg.results[0]) return { outcome: outOfMemory(req, out), trusted: alloc.kind !== 'fault' };
     const ptr = Number(alloc.msg.results[0]);
     vm.linearMemory(alloc.msg).write(ptr, blob);
-    end = await invoke(vm, image, guest, 'ak_js_run', [ptr, mode, ...lens], undefined, out, deadline, signal);
+    end = await invoke(vm, image, guest, 'ak_js_run', [ptr, mode, ...lens], undefined, out, deadline, signal, session?.tools);
   }
   for (;;) {
     if (end.kind !== 'done') return { outcome: abnormalEnd(vm, end, req, out), trusted: end.kind !== 'fault' };
@@ -258,7 +276,7 @@ async function runOnVm(
       return { outcome: timedOut(out), trusted: true };
     }
     await sleep(ms, undefined, { signal });
-    end = await invoke(vm, image, guest, 'ak_js_resume', [], undefined, out, deadline, signal);
+    end = await invoke(vm, image, guest, 'ak_js_resume', [], undefined, out, deadline, signal, session?.tools);
   }
 }
 

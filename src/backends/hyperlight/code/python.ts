@@ -13,7 +13,6 @@ import { EXIT, type Mount, type ToolHost } from '../../../core/types.js';
 import { guestCwd } from '../../../runtimes/command.js';
 import { memoryLimit, outcomeOf, timedOut } from '../../../runtimes/python/outcome.js';
 import { RUNNER_SETUP, type RunnerResult } from '../../../runtimes/python/runner.js';
-import { toolAnswer } from '../../../runtimes/session.js';
 import type { CodeRequest, CodeRuntime, OutputSink, RuntimeOutcome } from '../../../runtimes/types.js';
 import { WasiPreview1 } from '../../../runtimes/wasi/wasi.js';
 import { AK_OP_INVOKE, AK_TRAP_STACK_EXHAUSTED } from '../abi.js';
@@ -21,6 +20,7 @@ import { drive, vmMemSize, type CallEnd } from '../sandbox.js';
 import { GuestProtocolError, MicroVm, Snapshot, VmPool, parseOutputRecords, type AkMessage } from '../vmm.js';
 import { GUEST_STDLIB } from './cpython-build.js';
 import { GuestInterpreter } from './interpreter.js';
+import { toolCalls } from './tools.js';
 import { pythonGuest, type PythonDriverName, type PythonGuest } from './python-guest.js';
 
 const MiB = 1024 * 1024;
@@ -40,8 +40,7 @@ sys.modules["_agentkernel_runner"]._host = _agentkernel_host.call
 del _agentkernel_host
 run = sys.modules["_agentkernel_runner"].run
 `;
-/** The longest tool answer a guest is given. */
-const MAX_TOOL_ANSWER = 16 * MiB;
+
 
 const enc = new TextEncoder();
 const NO_OUTPUT: OutputSink = { stdout: () => {}, stderr: () => {} };
@@ -86,46 +85,13 @@ export async function invoke(
   return end;
 }
 
-/**
- * Serves the driver's tool imports for one call: tool_call(name, name_len, args, args_len, buf, cap) asks the
- * host's tool and returns the answer's length, written into buf when it fits; tool_result(buf, len) hands over a
- * longer one. Without tools (plain runs) every call is answered with the runner's "no tools" error.
- */
+/** The driver's tool imports for one call, served by the shared tool bridge. */
 function toolBridge(vm: MicroVm, guest: PythonGuest, tools: ToolHost | undefined) {
-  let pending: Buffer | undefined;
-  return async (index: number, msg: AkMessage): Promise<bigint[]> => {
-    const mem = vm.linearMemory(msg);
-    const a = msg.args.map((v) => Number(BigInt.asUintN(32, v)));
-    switch (guest.hostImports[index]) {
-      case 'tool_call': {
-        const name = mem.read(a[0]!, Math.min(a[1]!, 4096)).toString('utf8');
-        const argsJson = mem.read(a[2]!, Math.min(a[3]!, MAX_TOOL_ANSWER)).toString('utf8');
-        let answer: string;
-        if (!tools) {
-          answer = toolAnswer({ error: 'no tools are available here' });
-        } else {
-          try {
-            answer = toolAnswer({ json: await tools.call(name, argsJson) });
-          } catch (e) {
-            answer = toolAnswer({ error: e instanceof Error ? e.message : String(e) });
-          }
-        }
-        let bytes = Buffer.from(answer, 'utf8');
-        if (bytes.length > MAX_TOOL_ANSWER) bytes = Buffer.from(toolAnswer({ error: `the tool's answer is larger than ${MAX_TOOL_ANSWER} bytes` }));
-        if (bytes.length <= a[5]!) mem.write(a[4]!, bytes);
-        else pending = bytes;
-        return [BigInt(bytes.length)];
-      }
-      case 'tool_result': {
-        if (!pending || a[1] !== pending.length) return [0n];
-        mem.write(a[0]!, pending);
-        const n = pending.length;
-        pending = undefined;
-        return [BigInt(n)];
-      }
-      default:
-        throw new GuestProtocolError(`unknown host import ${index} of the CPython guest`);
-    }
+  const serve = toolCalls(vm, tools);
+  return (index: number, msg: AkMessage): Promise<bigint[]> => {
+    const which = guest.hostImports[index];
+    if (which === 'tool_call' || which === 'tool_result') return serve(which, msg);
+    throw new GuestProtocolError(`unknown host import ${index} of the CPython guest`);
   };
 }
 

@@ -24,12 +24,17 @@ const GUEST_ROLES: ImportRole[] = [
 const i32 = 'i32';
 /** The bridge's driver functions (guest/quickjs/bridge.c), invoked after the module's own exports. */
 export const DRIVER: readonly ExtraExport[] = [
-  { name: 'ak_js_init', symbol: 'ak_js_init', params: [i32, i32, i32, i32, i32, i32], results: ['i64'] },
-  { name: 'ak_js_run', symbol: 'ak_js_run', params: [i32, i32, i32, i32, i32, i32], results: ['i64', 'i64', 'i64'] },
+  { name: 'ak_js_init', symbol: 'ak_js_init', params: [i32, i32, i32, i32, i32, i32, i32], results: ['i64'] },
+  { name: 'ak_js_run', symbol: 'ak_js_run', params: [i32, i32, i32, i32, i32, i32, i32], results: ['i64', 'i64', 'i64'] },
   { name: 'ak_js_resume', symbol: 'ak_js_resume', params: [], results: ['i64', 'i64', 'i64'] },
   { name: 'ak_js_alloc', symbol: 'ak_js_alloc', params: [i32], results: ['i64'] },
+  { name: 'ak_js_grow', symbol: 'ak_js_grow', params: [i32], results: ['i64'] },
 ];
-export type DriverName = 'ak_js_init' | 'ak_js_run' | 'ak_js_resume' | 'ak_js_alloc';
+export type DriverName = 'ak_js_init' | 'ak_js_run' | 'ak_js_resume' | 'ak_js_alloc' | 'ak_js_grow';
+
+/** The bridge's own host calls for a session's tools (AK_HC_IMPORT_BASE + index; bridge.c HC_TOOL_*). */
+export const HC_TOOL_CALL = 0x7f0;
+export const HC_TOOL_RESULT = 0x7f1;
 
 export interface QuickJsGuest {
   guest: CompiledGuest;

@@ -1,8 +1,8 @@
 /**
- * Python code sessions in the micro-VM (backend `hyperlight`) through the library: a VM per session kept between
- * calls, images of its linear memory taken and written back, forks, tools called through host calls. Needs
- * /dev/kvm and CPython built for the micro-VM (`agentkernel setup`; built here when missing, minutes); skips with
- * the reason where either cannot be had. ~10 s once the guest is built.
+ * Code sessions in the micro-VM (backend `hyperlight`), Python and JavaScript, through the library: a VM per session
+ * kept between calls, images of its linear memory taken and written back, forks, tools called through host calls.
+ * Needs /dev/kvm and the interpreters built for the micro-VM (`agentkernel setup`; built here when missing,
+ * minutes); skips with the reason where either cannot be had. ~10 s once the guests are built.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +21,7 @@ async function unavailable(): Promise<string | undefined> {
   const a = await hl.availability();
   if (!a.available) return `hyperlight unavailable: ${a.reason}`;
   try {
+    await hl.javascript.prepare((m) => console.log(`# ${m}`));
     await hl.python.prepare((m) => console.log(`# ${m}`));
   } catch (e) {
     if (e instanceof UnavailableError) return `CPython cannot be built for the micro-VM here: ${e.message}`;
@@ -30,7 +31,7 @@ async function unavailable(): Promise<string | undefined> {
 }
 
 const skip = await unavailable();
-if (skip) console.log(`# skipping micro-VM Python sessions: ${skip}`);
+if (skip) console.log(`# skipping micro-VM sessions: ${skip}`);
 
 describe('python sessions in the micro-VM', { skip }, () => {
   let k: AgentKernel;
@@ -95,7 +96,69 @@ describe('python sessions in the micro-VM', { skip }, () => {
     assert.equal(await out('a', 'print(counter)'), '10');
   });
 
-  test('JavaScript sessions are refused on hyperlight with the reason', async () => {
-    await assert.rejects(k.createSession({ language: 'javascript', backend: 'hyperlight' }), { code: 'UNSUPPORTED' });
+  test('a shell session is refused on hyperlight with the reason', async () => {
+    await assert.rejects(k.createSession({ language: 'shell', backend: 'hyperlight' }), { code: 'UNSUPPORTED' });
+  });
+});
+
+describe('javascript sessions in the micro-VM', { skip }, () => {
+  let k: AgentKernel;
+  before(() => {
+    k = new AgentKernel();
+  });
+  after(async () => {
+    await closeKernel(k);
+  });
+  const out = async (name: string, code: string, opts = {}) => {
+    const r = await k.runInSession(name, code, { timeoutMs: 20_000, ...opts });
+    assert.equal(r.exitCode, 0, `${code}\n${r.stderr}`);
+    assert.equal(r.backend, 'hyperlight');
+    return r.stdout.trim();
+  };
+
+  test('globals persist within a session and are never visible to another or to a plain run', async () => {
+    await k.createSession({ name: 'ja', language: 'javascript', backend: 'hyperlight' });
+    await k.createSession({ name: 'jb', language: 'javascript', backend: 'hyperlight' });
+    await out('ja', 'var counter = 1; function bump() { return ++counter; } let lex = "kept"; globalThis.obj = { deep: [1, 2] };');
+    assert.equal(await out('ja', 'console.log(bump(), lex, obj.deep.length)'), '2 kept 2');
+    assert.equal(await out('jb', 'console.log(typeof counter, typeof bump, typeof obj)'), 'undefined undefined undefined');
+    const plain = await k.runCode('javascript', 'console.log(typeof counter)', { backend: 'hyperlight' });
+    assert.equal(plain.stdout, 'undefined\n');
+    // each call gets its own env and stdin, as on the wasm backend
+    const r = await k.runInSession('ja', 'console.log(process.env.X, counter)', { env: { X: 'per-call' } });
+    assert.equal(r.stdout, 'per-call 2\n', r.stderr);
+    await k.closeSession('jb');
+  });
+
+  test('snapshot, change, restore; a fork diverges independently', async () => {
+    await out('ja', 'counter = 10; globalThis.list = ["a"]; globalThis.big = new Uint8Array(4 * 1024 * 1024).fill(7);');
+    await k.snapshotSession('ja', 'ten');
+    await out('ja', 'counter = 99; list.push("b"); big = null');
+    await k.restoreSession('ja', 'ten');
+    assert.equal(await out('ja', 'console.log(counter, list.join(), big.length, big[12345])'), '10 a 4194304 7');
+    await k.forkSession('ja', { name: 'jfork' });
+    await out('jfork', 'counter = 500; list.push("fork")');
+    await out('ja', 'counter = 11; list.push("parent")');
+    assert.equal(await out('jfork', 'console.log(counter, list.join(), bump())'), '500 a,fork 501');
+    assert.equal(await out('ja', 'console.log(counter, list.join())'), '11 a,parent');
+    await k.closeSession('jfork');
+  });
+
+  test('tools take one JSON argument; bad arguments raise ToolError; long answers come through', async () => {
+    k.registerTool('ja', 'lookup', z.object({ key: z.string() }), (x: { key: string }) => ({ key: x.key, value: [1, 2.5, null] }));
+    k.registerTool('ja', 'echo', z.object({ text: z.string() }), (x: { text: string }) => x.text);
+    assert.equal(await out('ja', 'const r = tools.lookup({ key: "k" }); console.log(r.key, JSON.stringify(r.value))'), 'k [1,2.5,null]');
+    assert.equal(await out('ja', 'console.log(tools.echo({ text: "z".repeat(100000) }).length)'), '100000');
+    assert.match(await out('ja', 'try { tools.lookup({ key: 3 }) } catch (e) { console.log(e.name, e.message) }'), /^ToolError invalid arguments for tool 'lookup'/);
+    assert.equal(await out('ja', 'console.log(typeof tools.shell)'), 'undefined');
+  });
+
+  test('a call stopped at its deadline loses the state until a snapshot is restored', async () => {
+    const r = await k.runInSession('ja', 'for (;;) {}', { timeoutMs: 1000 });
+    assert.equal(r.exitCode, 124);
+    assert.match(r.stderr, /state since the last snapshot is lost/);
+    await assert.rejects(k.runInSession('ja', '1'), { code: 'CONFLICT' });
+    await k.restoreSession('ja', 'ten');
+    assert.equal(await out('ja', 'console.log(counter)'), '10');
   });
 });
