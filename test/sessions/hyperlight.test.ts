@@ -33,21 +33,22 @@ async function unavailable(): Promise<string | undefined> {
 const skip = await unavailable();
 if (skip) console.log(`# skipping micro-VM sessions: ${skip}`);
 
-describe('python sessions in the micro-VM', { skip }, () => {
-  let k: AgentKernel;
-  before(() => {
-    k = new AgentKernel();
-  });
-  after(async () => {
-    await closeKernel(k);
-  });
-  const out = async (name: string, code: string, opts = {}) => {
-    const r = await k.runInSession(name, code, { timeoutMs: 20_000, ...opts });
-    assert.equal(r.exitCode, 0, `${code}\n${r.stderr}`);
-    assert.equal(r.backend, 'hyperlight');
-    return r.stdout.trim();
-  };
+// one kernel for both languages' sessions
+let k: AgentKernel;
+before(() => {
+  k = new AgentKernel();
+});
+after(async () => {
+  if (k) await closeKernel(k);
+});
+const out = async (name: string, code: string, opts = {}) => {
+  const r = await k.runInSession(name, code, { timeoutMs: 20_000, ...opts });
+  assert.equal(r.exitCode, 0, `${code}\n${r.stderr}`);
+  assert.equal(r.backend, 'hyperlight');
+  return r.stdout.trim();
+};
 
+describe('python sessions in the micro-VM', { skip }, () => {
   test('state persists within a session and is never visible to another', async () => {
     await k.createSession({ name: 'a', language: 'python', backend: 'hyperlight' });
     await k.createSession({ name: 'b', language: 'python', backend: 'hyperlight' });
@@ -102,20 +103,6 @@ describe('python sessions in the micro-VM', { skip }, () => {
 });
 
 describe('javascript sessions in the micro-VM', { skip }, () => {
-  let k: AgentKernel;
-  before(() => {
-    k = new AgentKernel();
-  });
-  after(async () => {
-    await closeKernel(k);
-  });
-  const out = async (name: string, code: string, opts = {}) => {
-    const r = await k.runInSession(name, code, { timeoutMs: 20_000, ...opts });
-    assert.equal(r.exitCode, 0, `${code}\n${r.stderr}`);
-    assert.equal(r.backend, 'hyperlight');
-    return r.stdout.trim();
-  };
-
   test('globals persist within a session and are never visible to another or to a plain run', async () => {
     await k.createSession({ name: 'ja', language: 'javascript', backend: 'hyperlight' });
     await k.createSession({ name: 'jb', language: 'javascript', backend: 'hyperlight' });
