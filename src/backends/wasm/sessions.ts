@@ -6,7 +6,7 @@
  * image is restored into a fresh worker. Images live in the host (the caller keeps them), so they survive that.
  * Whoever opened a session closes it (the kernel, at its close); a worker also ends when its host process does.
  */
-import { AgentKernelError, ConflictError, UnavailableError, UnsupportedError, ValidationError, isAgentKernelError } from '../../core/errors.js';
+import { AgentKernelError, UnavailableError, UnsupportedError, ValidationError, isAgentKernelError } from '../../core/errors.js';
 import type { ExecResult, Language, SessionHandle, SessionImage, SessionRunOptions, SessionSupport, ToolHost } from '../../core/types.js';
 import { toolAnswer } from '../../runtimes/session.js';
 import type { Dispatch } from './backend.js';
@@ -15,6 +15,7 @@ import { runnerLaunch, type LaunchOptions } from './launch.js';
 import type { PythonSnapshot } from './snapshot.js';
 import { TOOL_FD, WorkerProcess } from './worker-process.js';
 import type { SessionJob, SessionOutcome } from './worker/protocol.js';
+import { SessionHolder } from '../session-holder.js';
 
 const LANGUAGES: Language[] = ['javascript', 'python'];
 /** Opening (Pyodide loads in the worker), snapshot and restore are bounded by this. */
@@ -51,29 +52,16 @@ function checkImage(image: SessionImage, language: Language): void {
 }
 
 class WasmSession implements SessionHandle {
-  private worker?: WorkerProcess;
-  /** Why the interpreter is gone (its state since the last image with it). */
-  private lost?: string;
-  private closed = false;
+  /** The session's worker; losing it loses the interpreter's state since the last image. */
+  private readonly worker = new SessionHolder<WorkerProcess>((w) => w.kill('close'));
   /** The running call's tools (the channel answers only while a call runs). */
   private tools?: ToolHost;
-  /** One call at a time, in order. */
-  private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly deps: SessionDeps,
     readonly language: Language,
     private readonly memoryMb: number,
   ) {}
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const r = this.chain.then(() => {
-      if (this.closed) throw new ConflictError('the session is closed');
-      return fn();
-    });
-    this.chain = r.catch(() => undefined);
-    return r;
-  }
 
   /** A fresh worker with the interpreter set up, from an image when one is given. */
   async start(image?: SessionImage): Promise<void> {
@@ -88,8 +76,7 @@ class WasmSession implements SessionHandle {
       w.kill('close');
       throw e;
     }
-    this.worker = w;
-    this.lost = undefined;
+    this.worker.hold(w);
   }
 
   private async control(w: WorkerProcess, job: SessionJob): Promise<SessionOutcome> {
@@ -101,17 +88,6 @@ class WasmSession implements SessionHandle {
     return end.outcome as SessionOutcome;
   }
 
-  private live(): WorkerProcess {
-    if (this.lost || !this.worker) {
-      throw new ConflictError(
-        `the session's interpreter was lost: ${this.lost ?? 'it is not running'}. Its state since the last snapshot is gone; ` +
-          'restore a snapshot into it or close it',
-        { lost: this.lost ?? 'not running' },
-      );
-    }
-    return this.worker;
-  }
-
   /** A worker whose interpreter ended answers every job with CONFLICT and `lost`: the session is then lost. */
   private async guard<T>(p: Promise<T>): Promise<T> {
     try {
@@ -119,22 +95,20 @@ class WasmSession implements SessionHandle {
     } catch (e) {
       if (isAgentKernelError(e) && e.code === 'CONFLICT' && typeof e.details?.lost === 'string') {
         this.markLost(`its interpreter ended (${e.details.lost})`);
-        return this.live() as never;
+        return this.worker.live() as never;
       }
       throw e;
     }
   }
 
   private markLost(why: string): void {
-    this.lost ??= `${why} at ${new Date().toISOString()}`;
-    this.worker?.kill('close');
-    this.worker = undefined;
+    this.worker.markLost(why);
   }
 
   run(code: string, o: SessionRunOptions): Promise<ExecResult> {
-    return this.serial(async () => {
+    return this.worker.serial(async () => {
       if (typeof code !== 'string') throw new ValidationError('code must be a string');
-      const w = this.live();
+      const w = this.worker.live();
       this.tools = o.tools;
       let result: ExecResult;
       try {
@@ -159,22 +133,23 @@ class WasmSession implements SessionHandle {
   }
 
   snapshot(): Promise<SessionImage> {
-    return this.serial(async () => {
-      const out = await this.guard(this.control(this.live(), { kind: 'session-snapshot' }));
+    return this.worker.serial(async () => {
+      const out = await this.guard(this.control(this.worker.live(), { kind: 'session-snapshot' }));
       if (!out.image) throw new AgentKernelError('INTERNAL', 'the worker sent no image');
       return { language: this.language, backend: 'wasm' as const, bytes: out.image.bytes, meta: out.image.meta };
     });
   }
 
   restore(image: SessionImage): Promise<void> {
-    return this.serial(async () => {
+    return this.worker.serial(async () => {
       checkImage(image, this.language);
-      if (!this.lost && this.worker) {
+      const w = this.worker.current;
+      if (w) {
         try {
-          await this.guard(this.control(this.worker, { kind: 'session-restore', image: { bytes: image.bytes, meta: image.meta } }));
+          await this.guard(this.control(w, { kind: 'session-restore', image: { bytes: image.bytes, meta: image.meta } }));
           return;
         } catch (e) {
-          if (!this.lost) throw e;
+          if (!this.worker.isLost) throw e;
         }
       }
       await this.start(image);
@@ -182,10 +157,7 @@ class WasmSession implements SessionHandle {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    const w = this.worker;
-    this.worker = undefined;
+    const w = await this.worker.close({ wait: false });
     if (w) {
       w.kill('close');
       await w.exitedPromise();

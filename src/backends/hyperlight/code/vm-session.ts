@@ -10,13 +10,14 @@
  * its VM is discarded and later calls say so until an image is restored.
  */
 import { createHash } from 'node:crypto';
-import { ConflictError, UnsupportedError, ValidationError } from '../../../core/errors.js';
+import { UnsupportedError, ValidationError } from '../../../core/errors.js';
 import { BoundedOutput } from '../../../core/output.js';
 import {
   EXIT, type ExecResult, type Language, type SessionHandle, type SessionImage, type SessionRunOptions, type SessionSupport, type ToolHost,
 } from '../../../core/types.js';
 import type { CodeRequest, OutputSink, RuntimeOutcome } from '../../../runtimes/types.js';
 import { WasiPreview1 } from '../../../runtimes/wasi/wasi.js';
+import { SessionHolder } from '../../session-holder.js';
 import { checkEnv, stdinBytes } from '../../wasm/request.js';
 import type { MicroVm, VmPool } from '../vmm.js';
 import * as js from './javascript.js';
@@ -119,12 +120,8 @@ export class HyperlightSessions implements SessionSupport {
 }
 
 class VmSession implements SessionHandle {
-  private vm?: MicroVm;
   private loaded?: { pool: VmPool; key: string };
-  private lost?: string;
-  private closed = false;
-  /** One call at a time, in order. */
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly vm = new SessionHolder<MicroVm>((vm) => this.loaded?.pool.discard(vm));
 
   constructor(
     readonly language: 'python' | 'javascript',
@@ -132,15 +129,6 @@ class VmSession implements SessionHandle {
     private readonly memoryMb: number,
     private readonly result: ResultOf,
   ) {}
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const r = this.chain.then(() => {
-      if (this.closed) throw new ConflictError('the session is closed');
-      return fn();
-    });
-    this.chain = r.catch(() => undefined);
-    return r;
-  }
 
   /** A VM from the clean interpreter's pool, with an image written into it when one is given. */
   async start(image?: SessionImage): Promise<void> {
@@ -153,8 +141,7 @@ class VmSession implements SessionHandle {
       this.loaded.pool.discard(vm);
       throw e;
     }
-    this.vm = vm;
-    this.lost = undefined;
+    this.vm.hold(vm);
   }
 
   private check(image: SessionImage): void {
@@ -165,27 +152,10 @@ class VmSession implements SessionHandle {
     }
   }
 
-  private live(): MicroVm {
-    if (this.lost || !this.vm) {
-      throw new ConflictError(
-        `the session's interpreter was lost: ${this.lost ?? 'it is not running'}. Its state since the last snapshot is gone; ` +
-          'restore a snapshot into it or close it',
-        { lost: this.lost ?? 'not running' },
-      );
-    }
-    return this.vm;
-  }
-
-  private markLost(why: string): void {
-    this.lost ??= `${why} at ${new Date().toISOString()}`;
-    if (this.vm) this.loaded?.pool.discard(this.vm);
-    this.vm = undefined;
-  }
-
   run(code: string, o: SessionRunOptions): Promise<ExecResult> {
-    return this.serial(async () => {
+    return this.vm.serial(async () => {
       if (typeof code !== 'string') throw new ValidationError('code must be a string');
-      const vm = this.live();
+      const vm = this.vm.live();
       const started = performance.now();
       const stdout = new BoundedOutput(o.outputBytes, o.onStdout);
       const stderr = new BoundedOutput(o.outputBytes, o.onStderr);
@@ -197,14 +167,14 @@ class VmSession implements SessionHandle {
       try {
         r = await this.interpreter.run(vm, req, out, o.tools, o.signal);
       } catch (e) {
-        this.markLost(`its call failed (${e instanceof Error ? e.message : String(e)})`);
+        this.vm.markLost(`its call failed (${e instanceof Error ? e.message : String(e)})`);
         throw e;
       }
       // a guest stopped by the watchdog or a fault is mid-instruction: nothing of it can be trusted
       const stopped = r.outcome.exitCode === EXIT.TIMEOUT || !r.trusted || r.outcome.trap?.kind === 'unknown' || r.outcome.trap?.kind === 'stack_exhausted';
       if (stopped) {
         const why = r.outcome.exitCode === EXIT.TIMEOUT ? `its call was stopped after its timeout of ${o.timeoutMs} ms` : 'its call ended the interpreter';
-        this.markLost(why);
+        this.vm.markLost(why);
         out.stderr(`session: ${why}; the interpreter was stopped and its state since the last snapshot is lost\n`);
       }
       return this.result(r.outcome, stdout, stderr, started);
@@ -212,8 +182,8 @@ class VmSession implements SessionHandle {
   }
 
   snapshot(): Promise<SessionImage> {
-    return this.serial(async () => {
-      const vm = this.live();
+    return this.vm.serial(async () => {
+      const vm = this.vm.live();
       const msg = vm.readMsg();
       const size = Number(msg.memSize);
       const mem = vm.linearMemory(msg);
@@ -227,10 +197,11 @@ class VmSession implements SessionHandle {
   }
 
   restore(image: SessionImage): Promise<void> {
-    return this.serial(async () => {
+    return this.vm.serial(async () => {
       this.check(image);
-      if (this.vm && !this.lost) {
-        await this.write(this.vm, image);
+      const vm = this.vm.current;
+      if (vm) {
+        await this.write(vm, image);
         return;
       }
       await this.start(image);
@@ -252,11 +223,8 @@ class VmSession implements SessionHandle {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.chain.catch(() => undefined);
+    const vm = await this.vm.close({ wait: true });
     // back to the pool: its reset brings the VM back to the clean interpreter
-    if (this.vm) this.loaded?.pool.release(this.vm);
-    this.vm = undefined;
+    if (vm) this.loaded?.pool.release(vm);
   }
 }
