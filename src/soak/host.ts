@@ -7,12 +7,15 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { processTree, rssBytes } from '../backends/wasm/jail/memory.js';
 import { processExists } from '../core/process.js';
+import { vmmHeldFds } from '../backends/hyperlight/vmm.js';
 
 export interface HostSample {
   rssBytes: number;
   /** V8 heap in use after a full GC (this process only). */
   heapUsedBytes?: number;
   fds: number;
+  /** Of `fds`, those the micro-VM engine holds on purpose (pooled VMs, cached shells, snapshots): bounded, not leaked. */
+  engineFds?: number;
   /** Processes below this one (pooled workers, jails, servers it started). */
   descendants: number;
 }
@@ -50,7 +53,7 @@ export function sample(pid = process.pid): HostSample {
   if (self) fullGc();
   return {
     rssBytes: rssBytes(pid),
-    ...(self ? { heapUsedBytes: process.memoryUsage().heapUsed } : {}),
+    ...(self ? { heapUsedBytes: process.memoryUsage().heapUsed, engineFds: vmmHeldFds() } : {}),
     fds: fdCount(pid),
     descendants: processTree(pid).length - 1,
   };

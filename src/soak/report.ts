@@ -18,7 +18,7 @@ export function formatReport(r: SoakReport): string {
     'per kind:',
     ...Object.entries(r.perKind).map(([k, s]) => `  ${k.padEnd(12)} ${String(s.requests).padStart(7)} requests, ok ${s.ok}, explained errors ${s.error}`),
     `host (this process, after GC): rss ${mib(r.host.start.rssBytes)} -> ${mib(r.host.end.rssBytes)} MiB, `
-      + `heap ${mib(r.host.start.heapUsedBytes ?? 0)} -> ${mib(r.host.end.heapUsedBytes ?? 0)} MiB, fds ${r.host.start.fds} -> ${r.host.end.fds}, `
+      + `heap ${mib(r.host.start.heapUsedBytes ?? 0)} -> ${mib(r.host.end.heapUsedBytes ?? 0)} MiB, fds ${r.host.start.fds} -> ${r.host.end.fds} (micro-VM engine ${r.host.start.engineFds ?? 0} -> ${r.host.end.engineFds ?? 0}), `
       + `child processes ${r.host.start.descendants} -> ${r.host.end.descendants}`,
     ...(r.daemon ?? []).map((d, i) => `daemon #${i + 1} pid ${d.pid}: ${d.first && d.last
       ? `rss ${mib(d.first.rssBytes)} -> ${mib(d.last.rssBytes)} MiB, fds ${d.first.fds} -> ${d.last.fds}, processes ${d.first.descendants} -> ${d.last.descendants}`
