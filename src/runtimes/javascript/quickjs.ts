@@ -1,7 +1,8 @@
 /**
  * JavaScript: QuickJS compiled to WebAssembly (quickjs-emscripten, release-sync build). The Wasm module is
- * loaded once per process; every run gets a fresh QuickJS runtime and context (~0.2 ms), so nothing a run
- * defines survives it. Limits are QuickJS's own: a heap cap (an out-of-memory ends the run with exit 137), a
+ * loaded once per process with one runtime, context and prelude, whose linear memory is copied once (the clean
+ * state) and written back after every run, so nothing a run defines survives it and no run pays for making a
+ * context or parsing the prelude again. Limits are QuickJS's own: a heap cap (an out-of-memory ends the run with exit 137), a
  * stack cap below Node's own stack, and an interrupt handler that stops the run at its deadline (exit 124).
  *
  * The guest sees the prelude (console, a minimal process, timers) and nothing of the host. The host drives a
@@ -14,6 +15,7 @@ import { guestCwd } from '../command.js';
 import type { CodeRequest, CodeRuntime, OutputSink, RuntimeOutcome } from '../types.js';
 import { QuickJsEngine } from './engine.js';
 import { PRELUDE_SOURCE } from './prelude.js';
+import { copyUsed, writeImage } from '../session.js';
 
 const MiB = 1024 * 1024;
 /** QuickJS's stack limit: well below what Node's own stack allows for Wasm frames, so deep recursion becomes a
@@ -27,16 +29,6 @@ export interface StopState {
   timedOut: boolean;
 }
 
-/**
- * A runtime and context with the prelude parsed but not yet run: parsing it is most of the cost of a fresh
- * context (~1.5 ms), so the next one is built between runs and a run only starts it.
- */
-interface WarmContext {
-  engine: QuickJsEngine;
-  rt: QuickJSRuntime;
-  ctx: QuickJSContext;
-  prelude: QuickJSHandle;
-}
 
 class GuestExit extends Error {}
 
@@ -85,19 +77,34 @@ export class HostBridge {
   }
 }
 
+/**
+ * The interpreter every run of a QuickJsRuntime uses: one runtime, context, prelude and host bridge, made once, and
+ * the image of linear memory taken right after (the clean state). After each run the image is written back, so
+ * the next run starts from exactly that state without re-creating and re-parsing anything (the JavaScript-side
+ * objects of the library were all made before the image, as for sessions).
+ */
+interface CleanInterpreter {
+  /** What the interrupt handler (set once, before the image: the library enables it in C only the first time) checks. */
+  current: { stop: StopState; deadline?: number } | undefined;
+  engine: QuickJsEngine;
+  rt: QuickJSRuntime;
+  ctx: QuickJSContext;
+  prelude: QuickJSHandle;
+  bridge: HostBridge;
+  image: Uint8Array;
+}
+
 export class QuickJsRuntime implements CodeRuntime {
   readonly language = 'javascript' as const;
   private engine?: Promise<QuickJsEngine>;
-  /** the loaded engine, for work that must not wait (warming between runs) */
-  private loaded?: QuickJsEngine;
-  private warm?: WarmContext;
-  /** work done between runs (freeing the last run, warming the next context); flushed before any run */
-  private chores: (() => void)[] = [];
-  private choresScheduled = false;
+  private interpreter?: CleanInterpreter;
+  /** one run at a time: they share the interpreter */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** the memory reset of the last run, done between runs; flushed before the next */
+  private pendingReset?: () => void;
 
   async prepare(): Promise<void> {
-    await this.getEngine();
-    this.later(() => this.fillWarm());
+    await this.ready();
   }
 
   private async getEngine(): Promise<QuickJsEngine> {
@@ -111,95 +118,84 @@ export class QuickJsRuntime implements CodeRuntime {
         throw err;
       }
     }
-    this.loaded = e;
     return e;
   }
 
-  async run(req: CodeRequest, out: OutputSink): Promise<RuntimeOutcome> {
-    this.runChores();
+  /** The interpreter in its clean state (made on first use, and again after its engine was retired). */
+  private async ready(): Promise<CleanInterpreter> {
+    this.flushReset();
     const engine = await this.getEngine();
+    if (this.interpreter?.engine === engine) return this.interpreter;
+    const { rt, ctx, prelude } = newContext(engine);
+    const bridge = new HostBridge(ctx);
+    const it: CleanInterpreter = { current: undefined, engine, rt, ctx, prelude, bridge, image: new Uint8Array(0) };
+    rt.setInterruptHandler(() => {
+      const c = it.current;
+      if (!c) return false;
+      if (c.stop.exitRequested) return true;
+      if (c.deadline !== undefined && Date.now() > c.deadline) {
+        c.stop.timedOut = true;
+        return true;
+      }
+      return false;
+    });
+    // handles the library caches on first use: made now, so that they exist in the image
+    void ctx.global;
+    it.image = copyUsed(engine.linearMemory.buffer);
+    this.interpreter = it;
+    return it;
+  }
+
+  private flushReset(): void {
+    const reset = this.pendingReset;
+    this.pendingReset = undefined;
+    reset?.();
+  }
+
+  run(req: CodeRequest, out: OutputSink): Promise<RuntimeOutcome> {
+    const result = this.queue.then(() => this.runExclusive(req, out));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async runExclusive(req: CodeRequest, out: OutputSink): Promise<RuntimeOutcome> {
+    const it = await this.ready();
+    const { engine, rt, ctx } = it;
     const stop: StopState = { exitRequested: false, exitCode: 0, timedOut: false };
     const release = engine.admit(req.memoryMb);
     // an Emscripten exit inside the module would set the host's process.exitCode: keep the host's own
     const hostExitCode = process.exitCode;
-    let warm: WarmContext | undefined;
+    let healthy = true;
     try {
-      warm = this.takeWarm(engine);
-      const { rt, ctx } = warm;
       rt.setMemoryLimit(Math.max(1, Math.floor(req.memoryMb * MiB)));
-      rt.setInterruptHandler(() => {
-        if (stop.exitRequested) return true;
-        if (req.deadline !== undefined && Date.now() > req.deadline) {
-          stop.timedOut = true;
-          return true;
-        }
-        return false;
-      });
-      return await new GuestRun(ctx, rt, warm.prelude, req, out, stop).execute();
+      it.current = { stop, ...(req.deadline !== undefined ? { deadline: req.deadline } : {}) };
+      return await new GuestRun(ctx, rt, it.prelude, req, out, stop, { bridge: it.bridge }).execute();
     } catch (e) {
       // the host's own stack or the Wasm module gave out mid-call: its state cannot be trusted any more
+      healthy = false;
       engine.retire();
-      warm = undefined;
+      this.interpreter = undefined;
       const message = e instanceof Error ? e.message : String(e);
       const stackExhausted = e instanceof RangeError;
       out.stderr(`${stackExhausted ? 'RangeError: Maximum call stack size exceeded' : `InternalError: ${message}`}\n`);
       return { exitCode: EXIT.TRAP, trap: { kind: stackExhausted ? 'stack_exhausted' : 'unknown', message } };
     } finally {
+      it.current = undefined;
       process.exitCode = hostExitCode;
       release();
-      const done = warm;
-      this.later(() => {
-        if (done) this.free(done);
-        this.fillWarm();
-      });
+      if (healthy) {
+        // back to the clean state once the caller has the result (the next run flushes it first)
+        this.pendingReset = () => {
+          try {
+            writeImage(engine.linearMemory.buffer, it.image);
+          } catch {
+            engine.retire();
+            this.interpreter = undefined;
+          }
+        };
+        setImmediate(() => this.flushReset());
+      }
     }
-  }
-
-  private takeWarm(engine: QuickJsEngine): WarmContext {
-    const w = this.warm;
-    this.warm = undefined;
-    if (w && w.engine === engine) return w;
-    if (w) this.free(w);
-    return this.makeWarm(engine);
-  }
-
-  private makeWarm(engine: QuickJsEngine): WarmContext {
-    return { engine, ...newContext(engine) };
-  }
-
-  private fillWarm(): void {
-    const engine = this.loaded;
-    if (this.warm || !engine || engine.isRetired) return;
-    try {
-      this.warm = this.makeWarm(engine);
-    } catch {
-      engine.retire();
-    }
-  }
-
-  private free(w: WarmContext): void {
-    try {
-      if (w.prelude.alive) w.prelude.dispose();
-      w.ctx.dispose();
-      w.rt.dispose();
-    } catch {
-      // QuickJS aborts when it finds leaked objects at teardown: never reuse that module
-      w.engine.retire();
-    }
-  }
-
-  private later(chore: () => void): void {
-    this.chores.push(chore);
-    if (this.choresScheduled) return;
-    this.choresScheduled = true;
-    setImmediate(() => this.runChores());
-  }
-
-  private runChores(): void {
-    this.choresScheduled = false;
-    const list = this.chores;
-    this.chores = [];
-    for (const chore of list) chore();
   }
 }
 
