@@ -102,7 +102,17 @@ async function sourceArchive(dir: string, log: (line: string) => void): Promise<
   if (!found) {
     log(`fetching Debian's python${PYTHON_VERSION} source package (apt-get source)`);
     try {
-      await run('apt-get', ['source', '--download-only', `python${PYTHON_VERSION}`], { cwd: dir, maxBuffer: 16 << 20 });
+      // a registry that fails to answer once (a transient fetch error) is asked again, twice
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await run('apt-get', ['source', '--download-only', `python${PYTHON_VERSION}`], { cwd: dir, maxBuffer: 16 << 20 });
+          break;
+        } catch (e) {
+          if (attempt >= 3 || !/Failed to fetch|Temporary failure|Could not connect|timed out/i.test(String((e as { stderr?: string }).stderr ?? ''))) throw e;
+          log(`apt-get source failed (attempt ${attempt}), trying again`);
+          await new Promise((r) => setTimeout(r, 5000 * attempt));
+        }
+      }
     } catch (e) {
       throw new UnavailableError(
         `could not fetch the CPython ${PYTHON_VERSION} source with apt-get source (${String((e as { stderr?: string }).stderr || (e as Error).message).trim().split('\n').pop()}); ` +
